@@ -1,0 +1,77 @@
+// swift-tools-version: 6.2
+//
+// FlexLVM: a Kubernetes FlexVolume driver that serves LVM logical volumes.
+//
+// Two executables come out of this package:
+// - `flexlvm`: the driver kubelet and kube-controller-manager execute. It links no LVM
+//   library, so it can be built fully static and run in KCM's empty image. It answers
+//   `init`, `getvolumename` and the controller-side calls itself, and hands node-side work
+//   to the node binary with execve.
+// - `flexlvm-node`: the node-side driver. It links libdevmapper, liblvm2cmd and libblkid and
+//   does all LVM work in-process.
+
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "FlexLVM",
+    products: [
+        .executable(name: "flexlvm", targets: ["flexlvm"]),
+        .executable(name: "flexlvm-node", targets: ["FlexLVMNode"]),
+        .executable(name: "flexlvm-integration", targets: ["Integration"]),
+    ],
+    targets: [
+        // C shims over libdevmapper and liblvm2cmd (no pkg-config file for lvm2cmd).
+        .target(
+            name: "CLVM",
+            cSettings: [
+                .define("_GNU_SOURCE"),
+                .treatAllWarnings(as: .error),
+            ],
+            linkerSettings: [
+                .linkedLibrary("devmapper"),
+                .linkedLibrary("lvm2cmd"),
+            ]
+        ),
+        // Linux calls Swift's Glibc module does not expose.
+        .target(
+            name: "CSystem",
+            cSettings: [.define("_GNU_SOURCE"), .treatAllWarnings(as: .error)]
+        ),
+        // Errors, system-call helpers, configuration, JSON and the driver's log.
+        .target(name: "FlexLVMCore", swiftSettings: strict),
+        // The FlexVolume protocol: argv, options, names, replies. No LVM.
+        .target(name: "FlexVolume", dependencies: ["FlexLVMCore"], swiftSettings: strict),
+        // In-process LVM: liblvm2cmd commands and libdevmapper queries.
+        .target(name: "LVM", dependencies: ["CLVM", "FlexLVMCore", "FlexVolume"], swiftSettings: strict),
+        // The static front executed by kubelet and KCM.
+        .executableTarget(
+            name: "flexlvm",
+            dependencies: ["FlexVolume", "FlexLVMCore"],
+            swiftSettings: strict
+        ),
+        // The node-side driver.
+        .executableTarget(
+            name: "FlexLVMNode",
+            dependencies: ["CSystem", "FlexVolume", "FlexLVMCore", "LVM"],
+            swiftSettings: strict
+        ),
+        // Unit tier: host only, no root, no kernel features.
+        .testTarget(
+            name: "FlexVolumeTests",
+            dependencies: ["FlexVolume", "FlexLVMCore"],
+            swiftSettings: strict
+        ),
+        // Integration tier: run as root inside the real-kernel guest (scripts/test).
+        .executableTarget(
+            name: "Integration",
+            dependencies: ["FlexVolume", "FlexLVMCore", "LVM"],
+            path: "Tests/Integration",
+            swiftSettings: strict
+        ),
+    ]
+)

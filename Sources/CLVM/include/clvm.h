@@ -1,0 +1,45 @@
+// Minimal, prefixed C shims over libdevmapper and liblvm2cmd.
+//
+// Swift calls liblvm2cmd's four functions directly; the shims exist only where C is
+// needed: libdevmapper's variadic log callback, and one DM_DEVICE_INFO round trip that
+// would otherwise take six calls and a task handle across the language boundary.
+#ifndef FLEXLVM_CLVM_H
+#define FLEXLVM_CLVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lvm2cmd.h>
+
+/// Where libdevmapper's and liblvm2cmd's messages go: `source` is 0 for libdevmapper, 1 for
+/// liblvm2cmd; `level` is syslog-like (2 fatal, 3 error, 4 print, 5.. verbose/debug).
+typedef void (*flexlvm_log_sink_t)(int source, int level, const char *message);
+
+/// Routes every message of both libraries to `sink` (never to stdout or stderr).
+void flexlvm_set_log_sink(flexlvm_log_sink_t sink);
+
+/// What DM_DEVICE_INFO says of one device-mapper device.
+typedef struct flexlvm_dm_device {
+    int exists;
+    int suspended;
+    int live_table;
+    int read_only;
+    int32_t open_count;
+    uint32_t major;
+    uint32_t minor;
+    uint32_t target_count;
+    char name[128];
+    char uuid[129];
+} flexlvm_dm_device;
+
+/// Runs DM_DEVICE_INFO for the device named `key` (or whose DM UUID is `key` when
+/// `by_uuid` is non-zero). Returns 0 and fills `out` (out->exists is 0 when there is no such
+/// device), or a negative errno when the ioctl or libdevmapper failed.
+int flexlvm_dm_info(const char *key, int by_uuid, flexlvm_dm_device *out);
+
+/// Writes the kernel's device-mapper driver version into `buffer`. Returns 0 or -errno.
+int flexlvm_dm_driver_version(char *buffer, size_t length);
+
+/// Writes libdevmapper's own version into `buffer`. Returns 0 or -errno.
+int flexlvm_dm_library_version(char *buffer, size_t length);
+
+#endif

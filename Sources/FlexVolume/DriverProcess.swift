@@ -1,0 +1,37 @@
+import FlexLVMCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Process-level plumbing shared by both executables: raw argv, the reply channel, exit.
+public enum DriverProcess {
+    /// argv without argv[0], as raw bytes (argv need not be UTF-8).
+    public static func rawArguments() -> [[UInt8]] {
+        (1..<Int(CommandLine.argc)).map { index in
+            guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
+            return Array(UnsafeBufferPointer(start: pointer, count: strlen(pointer))).map { UInt8(bitPattern: $0) }
+        }
+    }
+
+    /// Makes fd 1 and 2 point at a sink and returns a private descriptor for the reply.
+    ///
+    /// kubelet reads stdout and stderr as one JSON document, so nothing but the reply may
+    /// reach them. Libraries (liblvm2cmd, libdevmapper, libblkid) and child processes may
+    /// print; after this call their output lands in `sink` (a file, usually an anonymous
+    /// memory file whose content is logged) instead of the reply.
+    public static func takeOverStandardStreams(sink: Int32) -> Int32 {
+        let reply = fcntl(1, F_DUPFD_CLOEXEC, 3)
+        _ = valueOrErrno { dup2(sink, 1) }
+        _ = valueOrErrno { dup2(sink, 2) }
+        return reply
+    }
+
+    /// Writes `reply` as one line to `fd` and exits with its status.
+    public static func finish(_ reply: Reply, fd: Int32 = 1) -> Never {
+        try? Files.writeAll(fd, Array((reply.json + "\n").utf8), object: "reply")
+        exit(reply.exitStatus)
+    }
+}

@@ -1,0 +1,60 @@
+import CLVM
+import FlexLVMCore
+
+/// Collects what libdevmapper and liblvm2cmd say. Installed once per process: from then on
+/// neither library writes to stdout or stderr; their messages are kept for the current
+/// command (so errors can quote LVM's own words) and copied to the driver's log.
+public final class LibraryMessages: @unchecked Sendable {
+    /// One message from one of the libraries.
+    public struct Message: Sendable, Equatable {
+        public enum Source: Sendable { case deviceMapper, lvm }
+        public let source: Source
+        /// syslog-like: 2 fatal, 3 error, 4 print/warning, 5 and above verbose and debug.
+        public let level: Int
+        public let text: String
+
+        public var isError: Bool { level <= 3 }
+    }
+
+    public static let shared = LibraryMessages()
+
+    private let mutex = PThreadMutex()
+    private var current: [Message] = []
+    private var log: DriverLog?
+
+    /// Routes both libraries' messages here and copies them to `log`.
+    public static func install(log: DriverLog?) {
+        shared.mutex.withLock { shared.log = log }
+        flexlvm_set_log_sink { source, level, text in
+            guard let text else { return }
+            LibraryMessages.shared.append(
+                Message(source: source == 0 ? .deviceMapper : .lvm, level: Int(level), text: String(cString: text)))
+        }
+    }
+
+    private func append(_ message: Message) {
+        let log = mutex.withLock {
+            current.append(message)
+            return self.log
+        }
+        if message.level <= 5 {
+            log?.record(
+                message.isError ? "error" : "debug", message.source == .lvm ? "lvm" : "devicemapper",
+                [("message", message.text)])
+        }
+    }
+
+    /// Runs `body` and returns its result with the messages the libraries gave meanwhile.
+    public func capturing<T>(_ body: () throws -> T) rethrows -> (T, [Message]) {
+        let start = mutex.withLock {
+            current.count
+        }
+        let result = try body()
+        let messages = mutex.withLock {
+            let taken = Array(current[start...])
+            current.removeSubrange(start...)
+            return taken
+        }
+        return (result, messages)
+    }
+}

@@ -1,0 +1,101 @@
+// The FlexVolume driver file kubelet and kube-controller-manager execute
+// (`<plugin dir>/flexlvm~lvm/lvm`).
+//
+// Built fully static, it runs anywhere, including KCM's image with no libc and no shell.
+// It answers what needs no LVM itself and hands node-side calls to the node binary
+// installed beside it (`.flexlvm-node`, a dot-name kubelet's prober ignores) with execve,
+// so a node-side call costs one extra exec and no fork.
+
+import FlexLVMCore
+import FlexVolume
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+let arguments = DriverProcess.rawArguments()
+let call: Call
+do {
+    switch try Invocation.parse(arguments) {
+    case .notSupported: DriverProcess.finish(.notSupported)
+    case .call(let parsed): call = parsed
+    }
+} catch {
+    DriverProcess.finish(.failure(error))
+}
+
+let configuration: Configuration
+do {
+    configuration = try Configuration.load()
+} catch {
+    DriverProcess.finish(.failure(error))
+}
+let answers = ControllerAnswers(
+    localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
+
+func log(_ reply: Reply, _ detail: String) {
+    let log = DriverLog(path: configuration.logFile)
+    log.record(
+        reply.status == .failure ? "error" : "info", "reply",
+        [("op", call.operation), ("side", "controller"), ("status", reply.status.rawValue), ("detail", detail)]
+            + (reply.message.map { [("message", $0)] } ?? []))
+}
+
+do {
+    if let reply = try answers.answer(call) {
+        if case .initialize = call {
+        } else if case .getVolumeName = call {
+        } else {
+            log(reply, "answered for another node than \(answers.localNode)")
+        }
+        DriverProcess.finish(reply)
+    }
+} catch {
+    let reply = Reply.failure(error)
+    log(reply, "invalid call")
+    DriverProcess.finish(reply)
+}
+
+// A node-side call: run the node binary in this process.
+let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
+let candidates = [Paths.join(here, ".flexlvm-node"), Paths.join(here, "flexlvm-node")]
+var failures: [String] = []
+for path in candidates where Files.exists(path) {
+    var argv: [UnsafeMutablePointer<CChar>?] = [strdup(path)]
+    for argument in arguments {
+        argv.append(
+            argument.withUnsafeBufferPointer { bytes in
+                let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+                copy[bytes.count] = 0
+                return copy
+            })
+    }
+    argv.append(nil)
+    execv(path, argv)
+    failures.append("\(path): \(Errno.current)")
+}
+
+// The node binary cannot run here (KCM's image has no dynamic loader and no LVM). The
+// calls KCM makes get the controller-side answer; anything else is a real failure.
+do {
+    let reply: Reply
+    switch call {
+    case .attach(let options, _): reply = try answers.remoteAttach(options)
+    case .isAttached(let options, _): reply = try answers.remoteIsAttached(options)
+    case .detach: reply = answers.remoteDetach()
+    default:
+        let detail =
+            failures.isEmpty ? "no \(candidates.joined(separator: " or ")) found" : failures.joined(separator: "; ")
+        reply = .failure(
+            "\(call.operation) must run on the node, but the node binary cannot be executed here (\(detail)); "
+                + "reinstall the driver with 'flexlvm install' and check that libdevmapper and liblvm2cmd are installed"
+        )
+    }
+    log(reply, "node binary not runnable: \(failures.joined(separator: "; "))")
+    DriverProcess.finish(reply)
+} catch {
+    DriverProcess.finish(.failure(error))
+}
