@@ -48,6 +48,12 @@ let package = Package(
         .target(name: "FlexVolume", dependencies: ["FlexLVMCore"], swiftSettings: strict),
         // In-process LVM: liblvm2cmd commands and libdevmapper queries.
         .target(name: "LVM", dependencies: ["CLVM", "FlexLVMCore", "FlexVolume"], swiftSettings: strict),
+        // The node-side operations: attach lifecycle and (later) mounts.
+        .target(
+            name: "NodeDriver",
+            dependencies: ["CSystem", "FlexLVMCore", "FlexVolume", "LVM"],
+            swiftSettings: strict
+        ),
         // The static front executed by kubelet and KCM.
         .executableTarget(
             name: "flexlvm",
@@ -57,7 +63,7 @@ let package = Package(
         // The node-side driver.
         .executableTarget(
             name: "FlexLVMNode",
-            dependencies: ["CSystem", "FlexVolume", "FlexLVMCore", "LVM"],
+            dependencies: ["CSystem", "FlexVolume", "FlexLVMCore", "LVM", "NodeDriver"],
             swiftSettings: strict
         ),
         // Unit tier: host only, no root, no kernel features.
@@ -69,7 +75,7 @@ let package = Package(
         // Integration tier: run as root inside the real-kernel guest (scripts/test).
         .executableTarget(
             name: "Integration",
-            dependencies: ["FlexVolume", "FlexLVMCore", "LVM"],
+            dependencies: ["FlexVolume", "FlexLVMCore", "LVM", "NodeDriver"],
             path: "Tests/Integration",
             swiftSettings: strict
         ),

@@ -2,6 +2,7 @@ import CSystem
 import FlexLVMCore
 import FlexVolume
 import LVM
+import NodeDriver
 
 #if canImport(Glibc)
     import Glibc

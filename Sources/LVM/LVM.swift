@@ -61,6 +61,7 @@ public final class LVM {
             throw FlexLVMError(.internalError, "unsafe word \(quoted(word)) in an LVM command line")
         }
         let line = words.joined(separator: " ")
+        LibraryMessages.shared.note("lvm-command", line)
         let (raw, messages) = LibraryMessages.shared.capturing { lvm2_run(handle, line) }
         let output = Output(
             lines: messages.filter { $0.source == .lvm && $0.level == 4 }.map(\.text), messages: messages)

@@ -44,6 +44,11 @@ public final class LibraryMessages: @unchecked Sendable {
         }
     }
 
+    /// Writes a record about library use (for example each LVM command line) to the log.
+    public func note(_ event: String, _ detail: String) {
+        mutex.withLock { log }?.record("debug", event, [("detail", detail)])
+    }
+
     /// Runs `body` and returns its result with the messages the libraries gave meanwhile.
     public func capturing<T>(_ body: () throws -> T) rethrows -> (T, [Message]) {
         let start = mutex.withLock {

@@ -91,7 +91,7 @@ do {
             failures.isEmpty ? "no \(candidates.joined(separator: " or ")) found" : failures.joined(separator: "; ")
         reply = .failure(
             "\(call.operation) must run on the node, but the node binary cannot be executed here (\(detail)); "
-                + "reinstall the driver with 'flexlvm install' and check that libdevmapper and liblvm2cmd are installed"
+                + "reinstall the driver (the driver file and its .flexlvm-node beside it) and check that libdevmapper and liblvm2cmd are installed"
         )
     }
     log(reply, "node binary not runnable: \(failures.joined(separator: "; "))")

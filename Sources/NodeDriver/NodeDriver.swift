@@ -1,0 +1,201 @@
+import FlexLVMCore
+import FlexVolume
+import LVM
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// The node-side FlexVolume operations: activation, inspection and release of LVs, all
+/// in-process (liblvm2cmd for changes, libdevmapper for the kernel's view).
+public struct NodeDriver {
+    public let configuration: Configuration
+    public let log: DriverLog?
+    let answers: ControllerAnswers
+    let volumeMap: VolumeMap
+    /// How long to wait for an activated LV's block device to appear.
+    public var deviceTimeout: Double = 30
+
+    public init(configuration: Configuration, log: DriverLog?) {
+        self.configuration = configuration
+        self.log = log
+        answers = ControllerAnswers(
+            localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
+        volumeMap = VolumeMap(stateDir: configuration.stateDir)
+    }
+
+    /// Runs a call that needs the node (see ``ControllerAnswers/answer(_:)`` for the rest).
+    public func perform(_ call: Call) throws -> Reply {
+        switch call {
+        case .initialize, .getVolumeName:
+            return try answers.answer(call) ?? .notSupported
+        case .attach(let options, _):
+            guard deviceMapperPresent else { return try answers.remoteAttach(options) }
+            return try attach(options)
+        case .isAttached(let options, _):
+            guard deviceMapperPresent else { return try answers.remoteIsAttached(options) }
+            return try isAttached(options)
+        case .detach(let volumeName, _):
+            guard deviceMapperPresent else { return answers.remoteDetach() }
+            return try detach(volumeName)
+        case .waitForAttach(let devicePath, let options):
+            return try waitForAttach(devicePath: devicePath, options)
+        case .mountDevice, .unmountDevice, .mount, .unmount, .expandVolume, .expandFS:
+            // Not in this build: kubelet's own fallback (format if blank, mount, bind) runs.
+            return .notSupported
+        }
+    }
+
+    /// Where there is no device-mapper (a controller host that happens to share the node's
+    /// name), attach, isattached and detach get the controller-side answers.
+    var deviceMapperPresent: Bool { Files.exists("/dev/mapper/control") }
+
+    // MARK: - Operations
+
+    /// attach on the node: activate the LV and return its device.
+    func attach(_ options: VolumeOptions) throws -> Reply {
+        let ref = try options.logicalVolume()
+        let lock = try lockVolume(ref)
+        defer { lock.release() }
+        let device = try ensureActive(ref)
+        try remember(options, ref)
+        return .success(device: device)
+    }
+
+    /// waitforattach: resolve the LV from the options (never trust the given path, which may
+    /// be stale after a reboot), activate it if needed, wait for its device, return it.
+    func waitForAttach(devicePath: String, _ options: VolumeOptions) throws -> Reply {
+        let ref = try options.logicalVolume()
+        let lock = try lockVolume(ref)
+        defer { lock.release() }
+        let device = try ensureActive(ref)
+        if !devicePath.isEmpty && devicePath != device {
+            log?.record("warning", "stale-device-path", [("given", devicePath), ("device", device)])
+        }
+        try remember(options, ref)
+        return .success(device: device)
+    }
+
+    /// isattached on the node: the kernel's truth, from libdevmapper alone.
+    func isAttached(_ options: VolumeOptions) throws -> Reply {
+        let ref = try options.logicalVolume()
+        let attached = try activeDevice(ref, waitForNode: false) != nil
+        return Reply(.success, attached: attached)
+    }
+
+    /// detach on the node: find the LV from the PV name recorded at attach time, refuse if
+    /// its device is open, deactivate it.
+    func detach(_ volumeName: String) throws -> Reply {
+        guard let ref = try volumeMap.lookup(volumeName) else {
+            log?.record("info", "detach-unknown-volume", [("volume", volumeName)])
+            return .success(message: "no LV is recorded for \(volumeName) on this node; nothing to release")
+        }
+        let lock = try lockVolume(ref)
+        defer { lock.release() }
+        guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else {
+            try volumeMap.remove(volumeName)
+            return .success()
+        }
+        guard device.openCount == 0 else {
+            throw FlexLVMError(
+                .busy,
+                "LV \(ref) (\(ref.devicePath)) is open by \(device.openCount) holder\(device.openCount == 1 ? "" : "s") "
+                    + "(mounted or in use); it was not deactivated")
+        }
+        try LVM().deactivate(ref)
+        if let still = try DeviceMapper.info(name: ref.deviceMapperName) {
+            throw FlexLVMError(
+                .lvm,
+                "LVM reported LV \(ref) deactivated, but its device is still present (open count \(still.openCount))")
+        }
+        try volumeMap.remove(volumeName)
+        return .success()
+    }
+
+    // MARK: - Activation
+
+    /// The LV's block device, activating the LV when it is not active.
+    ///
+    /// Hot path: an active LV is recognised from one DM_DEVICE_INFO ioctl and one stat,
+    /// with no LVM metadata scan.
+    func ensureActive(_ ref: LogicalVolumeRef) throws -> String {
+        if let device = try activeDevice(ref, waitForNode: true) { return device }
+        let lvm = try LVM()
+        let info = try lvm.logicalVolume(ref)
+        guard info.isMountable else {
+            throw FlexLVMError(
+                .unsupported,
+                "LV \(ref) is \(info.typeDescription) (lv_attr \(info.attributes)), which cannot hold a filesystem")
+        }
+        let attributes = Array(info.attributes)
+        if attributes.count > 9 && attributes[9] == "k" {
+            throw FlexLVMError(
+                .unsupported,
+                "LV \(ref) has LVM's activation-skip flag set; clear it with 'lvchange --setactivationskip n \(ref)'")
+        }
+        try lvm.activate(ref)
+        return try waitForDevice(ref, uuid: info.deviceMapperUUID)
+    }
+
+    /// The device path when the kernel has the LV active (an LVM DM UUID and a live table),
+    /// nil when it is not active.
+    func activeDevice(_ ref: LogicalVolumeRef, waitForNode: Bool) throws -> String? {
+        guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else { return nil }
+        // A layered LVM device under this name (a thin pool's "-tpool", for one) is not
+        // a plain active LV: LVM's metadata decides what it is.
+        if device.uuid.hasPrefix("LVM-") && device.uuid.utf8.count > 68 { return nil }
+        guard device.uuid.hasPrefix("LVM-") && device.uuid.utf8.count == 68 else {
+            throw FlexLVMError(
+                .busy,
+                "a device-mapper device named \(ref.deviceMapperName) exists but is not LV \(ref) (DM UUID \(quoted(device.uuid)))"
+            )
+        }
+        guard device.hasLiveTable else { return nil }
+        let number = DeviceNumber(major: device.major, minor: device.minor)
+        if try DeviceNumber.ofBlockDevice(ref.devicePath) == number { return ref.devicePath }
+        guard waitForNode else { return ref.devicePath }
+        return try waitForDevice(ref, uuid: device.uuid)
+    }
+
+    /// Waits (bounded) until the DM device with `uuid` exists under the LV's name and its
+    /// block device node carries the same device number.
+    func waitForDevice(_ ref: LogicalVolumeRef, uuid: String) throws -> String {
+        let deadline = Clock.monotonicNanoseconds() + UInt64(deviceTimeout * 1e9)
+        var seen: DeviceInfo?
+        while true {
+            seen = try DeviceMapper.info(uuid: uuid)
+            if let device = seen, device.name == ref.deviceMapperName, device.hasLiveTable,
+                try DeviceNumber.ofBlockDevice(ref.devicePath) == DeviceNumber(major: device.major, minor: device.minor)
+            {
+                return ref.devicePath
+            }
+            if Clock.monotonicNanoseconds() >= deadline { break }
+            usleep(20_000)
+        }
+        let state =
+            seen.map { "the DM device is \($0.major):\($0.minor) but \(ref.devicePath) is missing or differs" }
+            ?? "LVM activated nothing (no DM device with UUID \(uuid))"
+        throw FlexLVMError(
+            .timeout, "device \(ref.devicePath) of LV \(ref) did not appear within \(Int(deviceTimeout)) s: \(state)")
+    }
+
+    // MARK: - Helpers
+
+    func lockVolume(_ ref: LogicalVolumeRef) throws -> FileLock {
+        try FileLock(path: Paths.join(configuration.lockDir, "\(ref.deviceMapperName).lock"))
+    }
+
+    /// Records the PV name for `detach`.
+    func remember(_ options: VolumeOptions, _ ref: LogicalVolumeRef) throws {
+        guard let name = options.pvOrVolumeName, !name.isEmpty else { return }
+        guard name.utf8.allSatisfy({ LVMNameRules.isNameByte($0) && $0 != UInt8(ascii: "+") }),
+            !name.hasPrefix("."), name.utf8.count <= 253
+        else {
+            throw FlexLVMError(
+                .invalidArgument, "option kubernetes.io/pvOrVolumeName \(quoted(name)) is not a valid volume name")
+        }
+        try volumeMap.record(name, ref)
+    }
+}
