@@ -42,16 +42,26 @@ let package = Package(
             name: "CSystem",
             cSettings: [.define("_GNU_SOURCE"), .treatAllWarnings(as: .error)]
         ),
+        // libblkid's probe, for the never-reformat check.
+        .target(
+            name: "CBlkid",
+            cSettings: [.define("_GNU_SOURCE"), .treatAllWarnings(as: .error)],
+            linkerSettings: [.linkedLibrary("blkid")]
+        ),
         // Errors, system-call helpers, configuration, JSON and the driver's log.
         .target(name: "FlexLVMCore", swiftSettings: strict),
         // The FlexVolume protocol: argv, options, names, replies. No LVM.
         .target(name: "FlexVolume", dependencies: ["FlexLVMCore"], swiftSettings: strict),
+        // The mount table, mount(2) and the allowed mount options.
+        .target(name: "Mounts", dependencies: ["FlexLVMCore"], swiftSettings: strict),
+        // Filesystems: libblkid probe, mkfs and online growth.
+        .target(name: "Filesystems", dependencies: ["CBlkid", "FlexLVMCore"], swiftSettings: strict),
         // In-process LVM: liblvm2cmd commands and libdevmapper queries.
         .target(name: "LVM", dependencies: ["CLVM", "FlexLVMCore", "FlexVolume"], swiftSettings: strict),
         // The node-side operations: attach lifecycle and (later) mounts.
         .target(
             name: "NodeDriver",
-            dependencies: ["CSystem", "FlexLVMCore", "FlexVolume", "LVM"],
+            dependencies: ["CSystem", "FlexLVMCore", "FlexVolume", "LVM", "Mounts", "Filesystems"],
             swiftSettings: strict
         ),
         // The static front executed by kubelet and KCM.
@@ -69,13 +79,13 @@ let package = Package(
         // Unit tier: host only, no root, no kernel features.
         .testTarget(
             name: "FlexVolumeTests",
-            dependencies: ["FlexVolume", "FlexLVMCore"],
+            dependencies: ["FlexVolume", "FlexLVMCore", "Mounts", "Filesystems"],
             swiftSettings: strict
         ),
         // Integration tier: run as root inside the real-kernel guest (scripts/test).
         .executableTarget(
             name: "Integration",
-            dependencies: ["FlexVolume", "FlexLVMCore", "LVM", "NodeDriver"],
+            dependencies: ["FlexVolume", "FlexLVMCore", "LVM", "NodeDriver", "Mounts", "Filesystems"],
             path: "Tests/Integration",
             swiftSettings: strict
         ),

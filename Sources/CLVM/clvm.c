@@ -49,14 +49,15 @@ static int _failure(struct dm_task *dmt)
     return -err;
 }
 
-int flexlvm_dm_info(const char *key, int by_uuid, flexlvm_dm_device *out)
+static int _info(const char *key, int by_uuid, uint32_t major, uint32_t minor, flexlvm_dm_device *out)
 {
     memset(out, 0, sizeof(*out));
     errno = 0;
     struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
     if (!dmt)
         return _failure(NULL);
-    int set = by_uuid ? dm_task_set_uuid(dmt, key) : dm_task_set_name(dmt, key);
+    int set = key ? (by_uuid ? dm_task_set_uuid(dmt, key) : dm_task_set_name(dmt, key))
+                  : (dm_task_set_major(dmt, major) && dm_task_set_minor(dmt, minor));
     if (!set) {
         dm_task_destroy(dmt);
         return -EINVAL;
@@ -84,6 +85,16 @@ int flexlvm_dm_info(const char *key, int by_uuid, flexlvm_dm_device *out)
     }
     dm_task_destroy(dmt);
     return 0;
+}
+
+int flexlvm_dm_info(const char *key, int by_uuid, flexlvm_dm_device *out)
+{
+    return _info(key, by_uuid, 0, 0, out);
+}
+
+int flexlvm_dm_info_devnum(uint32_t major, uint32_t minor, flexlvm_dm_device *out)
+{
+    return _info(NULL, 0, major, minor, out);
 }
 
 int flexlvm_dm_driver_version(char *buffer, size_t length)

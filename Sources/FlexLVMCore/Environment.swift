@@ -13,3 +13,21 @@ public enum Environment {
         return value.isEmpty ? nil : value
     }
 }
+
+/// A string quoted for messages, with control characters made visible and length bounded,
+/// so that hostile input cannot forge log lines or flood a reply.
+public func quoted(_ value: String, limit: Int = 80) -> String {
+    var out = "'"
+    for (count, scalar) in value.unicodeScalars.enumerated() {
+        if count == limit {
+            out += "…"
+            break
+        }
+        if scalar.value < 0x20 || scalar.value == 0x7F {
+            out += "\\x" + String(scalar.value, radix: 16)
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "'"
+}

@@ -34,6 +34,8 @@ enum NodeMain {
                 reply = .notSupported
             case .call(let call):
                 operation = call.operation
+                log?.context = [("op", operation), ("pid", String(getpid()))]
+                log?.record("info", "call", call.logFields)
                 let answers = ControllerAnswers(
                     localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
                 if let answer = try answers.answer(call) {

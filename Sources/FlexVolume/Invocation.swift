@@ -213,3 +213,30 @@ struct ArgumentReader {
         return value
     }
 }
+
+extension Call {
+    /// What the driver's log records of a call: names and paths, never the raw JSON (which
+    /// may carry secrets in `mount`).
+    public var logFields: [(String, String)] {
+        func volume(_ options: VolumeOptions) -> [(String, String)] {
+            [
+                ("vg", options.volumeGroup ?? ""), ("lv", options.volumeID ?? ""), ("pv", options.pvOrVolumeName ?? ""),
+                ("fsType", options.fsType), ("readOnly", String(options.readOnly)),
+            ]
+        }
+        switch self {
+        case .initialize, .getVolumeName: return []
+        case .attach(let options, let node), .isAttached(let options, let node):
+            return volume(options) + [("node", node)]
+        case .waitForAttach(let devicePath, let options): return volume(options) + [("devicePath", devicePath)]
+        case .detach(let volumeName, let node): return [("pv", volumeName), ("node", node)]
+        case .mountDevice(let mountPath, let devicePath, let options):
+            return volume(options) + [("path", mountPath), ("devicePath", devicePath)]
+        case .unmountDevice(let path), .unmount(let path): return [("path", path)]
+        case .mount(let podDir, let options): return volume(options) + [("path", podDir)]
+        case .expandVolume(let options, _, let newSize, _): return volume(options) + [("newSize", String(newSize))]
+        case .expandFS(let options, _, let mountPath, let newSize, _):
+            return volume(options) + [("path", mountPath), ("newSize", String(newSize))]
+        }
+    }
+}

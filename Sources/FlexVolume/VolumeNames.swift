@@ -82,20 +82,28 @@ public struct LogicalVolumeRef: Hashable, Sendable, CustomStringConvertible {
     public var devicePath: String { "/dev/mapper/\(deviceMapperName)" }
 }
 
-/// A string quoted for messages, with control characters made visible and length bounded,
-/// so that hostile input cannot forge log lines or flood a reply.
-public func quoted(_ value: String, limit: Int = 80) -> String {
-    var out = "'"
-    for (count, scalar) in value.unicodeScalars.enumerated() {
-        if count == limit {
-            out += "…"
-            break
+extension LogicalVolumeRef {
+    /// The LV whose device-mapper name is `name` (`vg-lv` with dashes doubled), or nil when
+    /// `name` is not of that form.
+    public init?(deviceMapperName name: String) {
+        var parts: [[Character]] = [[]]
+        let characters = Array(name)
+        var index = 0
+        while index < characters.count {
+            if characters[index] == "-" {
+                if index + 1 < characters.count && characters[index + 1] == "-" {
+                    parts[parts.count - 1].append("-")
+                    index += 2
+                    continue
+                }
+                parts.append([])
+            } else {
+                parts[parts.count - 1].append(characters[index])
+            }
+            index += 1
         }
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-            out += "\\x" + String(scalar.value, radix: 16)
-        } else {
-            out.unicodeScalars.append(scalar)
-        }
+        guard parts.count == 2, let ref = try? LogicalVolumeRef(volumeGroup: String(parts[0]), name: String(parts[1]))
+        else { return nil }
+        self = ref
     }
-    return out + "'"
 }

@@ -28,16 +28,22 @@ public enum DeviceMapper {
         try query(uuid, byUUID: true)
     }
 
-    private static func query(_ key: String, byUUID: Bool) throws -> DeviceInfo? {
+    /// The device-mapper device with this device number, or nil (also for non-DM devices).
+    public static func info(_ number: DeviceNumber) throws -> DeviceInfo? {
+        try query("\(number)", byUUID: false, number: number)
+    }
+
+    private static func query(_ key: String, byUUID: Bool, number: DeviceNumber? = nil) throws -> DeviceInfo? {
         var device = flexlvm_dm_device()
         let (status, messages) = LibraryMessages.shared.capturing {
-            flexlvm_dm_info(key, byUUID ? 1 : 0, &device)
+            if let number { return flexlvm_dm_info_devnum(number.major, number.minor, &device) }
+            return flexlvm_dm_info(key, byUUID ? 1 : 0, &device)
         }
         guard status == 0 else {
             let detail = messages.filter(\.isError).map(\.text).joined(separator: "; ")
             throw FlexLVMError(
                 .deviceMapper,
-                "DM_DEVICE_INFO for \(byUUID ? "uuid" : "device") \(key) failed"
+                "DM_DEVICE_INFO for \(byUUID ? "uuid" : number == nil ? "device" : "device number") \(key) failed"
                     + (detail.isEmpty ? "" : " (\(detail))")
                     + (status == -Errno.noDevice.rawValue || status == -Errno.noSuchFile.rawValue
                         ? "; is the kernel's device-mapper (dm-mod) loaded?" : ""),

@@ -94,3 +94,29 @@ extension LVM {
         try run(["lvchange", "-an", ref.lvmPath], for: "LV \(ref)")
     }
 }
+
+extension LVM {
+    /// Free space and extent size of a VG.
+    public struct VolumeGroupSpace: Sendable {
+        public let freeBytes: UInt64
+        public let extentSize: UInt64
+    }
+
+    /// Reads a VG's free space (`vgs -o vg_free,vg_extent_size`).
+    public func volumeGroupSpace(_ name: String) throws -> VolumeGroupSpace {
+        let output = try run(
+            [
+                "vgs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o", "vg_free,vg_extent_size",
+                name,
+            ],
+            for: "VG \(name)")
+        guard let row = output.lines.first(where: { $0.contains("|") }) else {
+            throw FlexLVMError(.notFound, "volume group \(name) not found")
+        }
+        let fields = row.trimmingSpaces.split(separator: "|").map { UInt64($0.trimmingSpaces) }
+        guard fields.count == 2, let free = fields[0], let extent = fields[1] else {
+            throw FlexLVMError(.lvm, "unexpected vgs output for \(name): \(quoted(row))")
+        }
+        return VolumeGroupSpace(freeBytes: free, extentSize: extent)
+    }
+}

@@ -15,6 +15,9 @@ public struct NodeDriver {
     public let log: DriverLog?
     let answers: ControllerAnswers
     let volumeMap: VolumeMap
+    let paths: KubeletPaths
+    /// How long mkfs and filesystem growth may take.
+    public var commandTimeout: Double = 600
     /// How long to wait for an activated LV's block device to appear.
     public var deviceTimeout: Double = 30
 
@@ -24,6 +27,7 @@ public struct NodeDriver {
         answers = ControllerAnswers(
             localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
         volumeMap = VolumeMap(stateDir: configuration.stateDir)
+        paths = KubeletPaths(root: configuration.kubeletRoot)
     }
 
     /// Runs a call that needs the node (see ``ControllerAnswers/answer(_:)`` for the rest).
@@ -42,77 +46,25 @@ public struct NodeDriver {
             return try detach(volumeName)
         case .waitForAttach(let devicePath, let options):
             return try waitForAttach(devicePath: devicePath, options)
-        case .mountDevice, .unmountDevice, .mount, .unmount, .expandVolume, .expandFS:
-            // Not in this build: kubelet's own fallback (format if blank, mount, bind) runs.
-            return .notSupported
+        case .mountDevice(let mountPath, let devicePath, let options):
+            return try mountDevice(mountPath: mountPath, devicePath: devicePath, options)
+        case .unmountDevice(let mountPath):
+            return try unmountDevice(mountPath: mountPath)
+        case .mount(let podDir, let options):
+            return try mount(podDir: podDir, options)
+        case .unmount(let podDir):
+            return try unmount(podDir: podDir)
+        case .expandFS(let options, let devicePath, let mountPath, let newSize, let oldSize):
+            return try expandFilesystem(
+                options, devicePath: devicePath, mountPath: mountPath, newSize: newSize, oldSize: oldSize)
+        case .expandVolume(let options, _, let newSize, let oldSize):
+            return try expandVolume(options, newSize: newSize, oldSize: oldSize)
         }
     }
 
     /// Where there is no device-mapper (a controller host that happens to share the node's
     /// name), attach, isattached and detach get the controller-side answers.
     var deviceMapperPresent: Bool { Files.exists("/dev/mapper/control") }
-
-    // MARK: - Operations
-
-    /// attach on the node: activate the LV and return its device.
-    func attach(_ options: VolumeOptions) throws -> Reply {
-        let ref = try options.logicalVolume()
-        let lock = try lockVolume(ref)
-        defer { lock.release() }
-        let device = try ensureActive(ref)
-        try remember(options, ref)
-        return .success(device: device)
-    }
-
-    /// waitforattach: resolve the LV from the options (never trust the given path, which may
-    /// be stale after a reboot), activate it if needed, wait for its device, return it.
-    func waitForAttach(devicePath: String, _ options: VolumeOptions) throws -> Reply {
-        let ref = try options.logicalVolume()
-        let lock = try lockVolume(ref)
-        defer { lock.release() }
-        let device = try ensureActive(ref)
-        if !devicePath.isEmpty && devicePath != device {
-            log?.record("warning", "stale-device-path", [("given", devicePath), ("device", device)])
-        }
-        try remember(options, ref)
-        return .success(device: device)
-    }
-
-    /// isattached on the node: the kernel's truth, from libdevmapper alone.
-    func isAttached(_ options: VolumeOptions) throws -> Reply {
-        let ref = try options.logicalVolume()
-        let attached = try activeDevice(ref, waitForNode: false) != nil
-        return Reply(.success, attached: attached)
-    }
-
-    /// detach on the node: find the LV from the PV name recorded at attach time, refuse if
-    /// its device is open, deactivate it.
-    func detach(_ volumeName: String) throws -> Reply {
-        guard let ref = try volumeMap.lookup(volumeName) else {
-            log?.record("info", "detach-unknown-volume", [("volume", volumeName)])
-            return .success(message: "no LV is recorded for \(volumeName) on this node; nothing to release")
-        }
-        let lock = try lockVolume(ref)
-        defer { lock.release() }
-        guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else {
-            try volumeMap.remove(volumeName)
-            return .success()
-        }
-        guard device.openCount == 0 else {
-            throw FlexLVMError(
-                .busy,
-                "LV \(ref) (\(ref.devicePath)) is open by \(device.openCount) holder\(device.openCount == 1 ? "" : "s") "
-                    + "(mounted or in use); it was not deactivated")
-        }
-        try LVM().deactivate(ref)
-        if let still = try DeviceMapper.info(name: ref.deviceMapperName) {
-            throw FlexLVMError(
-                .lvm,
-                "LVM reported LV \(ref) deactivated, but its device is still present (open count \(still.openCount))")
-        }
-        try volumeMap.remove(volumeName)
-        return .success()
-    }
 
     // MARK: - Activation
 
@@ -135,7 +87,9 @@ public struct NodeDriver {
                 .unsupported,
                 "LV \(ref) has LVM's activation-skip flag set; clear it with 'lvchange --setactivationskip n \(ref)'")
         }
+        checkpoint("activate-before")
         try lvm.activate(ref)
+        checkpoint("activate-after")
         return try waitForDevice(ref, uuid: info.deviceMapperUUID)
     }
 
@@ -197,5 +151,19 @@ public struct NodeDriver {
                 .invalidArgument, "option kubernetes.io/pvOrVolumeName \(quoted(name)) is not a valid volume name")
         }
         try volumeMap.record(name, ref)
+    }
+}
+
+extension NodeDriver {
+    /// A named step at which the reliability tests can kill the driver (SIGKILL) by setting
+    /// `FLEXLVM_TEST_KILL_AT` to its name. Compiled only into debug builds: release builds
+    /// have no such behaviour.
+    func checkpoint(_ step: String) {
+        #if DEBUG
+            if Environment.value("FLEXLVM_TEST_KILL_AT") == step {
+                log?.record("warning", "test-kill", [("step", step)])
+                kill(getpid(), SIGKILL)
+            }
+        #endif
     }
 }

@@ -37,6 +37,14 @@ final class Fixture: @unchecked Sendable {
 
     /// Removes every LV of the test VG, so that each test starts from an empty VG.
     func reset() throws {
+        // Unmount whatever a failed test left under the work dir, innermost first.
+        let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        let leftovers = mountinfo.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4].hasPrefix(work.path + "/") ? String(fields[4]) : nil
+        }
+        for path in leftovers.reversed() { _ = try? run("umount", "-l", path) }
+        try? FileManager.default.removeItem(at: work.appendingPathComponent("kubelet"))
         _ = try? run("vgchange", "-q", "-an", volumeGroup)
         let names = try run("lvs", "--noheadings", "-o", "lv_name", volumeGroup)
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -59,8 +67,10 @@ final class Fixture: @unchecked Sendable {
     /// Creates an LV of `size` in the test VG (inactive unless `active`).
     @discardableResult
     func createVolume(_ name: String, size: String = "16M", active: Bool = false) throws -> String {
-        try run(
-            "lvcreate", "-q", "-y", "-W", "n", "-Z", "n", "-n", name, "-L", size, "-a", active ? "y" : "n", volumeGroup)
+        // Extents of removed LVs are reused: wipe old signatures and zero the start, as
+        // lvcreate does by default, so that a new LV is blank.
+        try run("lvcreate", "-q", "-y", "-W", "y", "-Z", "y", "-n", name, "-L", size, "-a", "y", volumeGroup)
+        if !active { try run("lvchange", "-q", "-an", "\(volumeGroup)/\(name)") }
         return name
     }
 

@@ -36,7 +36,7 @@ func expectEqual<T: Equatable>(
 
 /// All tests, in the order they run.
 enum AllTests {
-    static var cases: [TestCase] { LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases }
+    static var cases: [TestCase] { LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases + MountTests.cases }
 }
 
 /// Runs the selected tests and prints one line per test and a closing `N passed, N failed`.

@@ -36,6 +36,9 @@ typedef struct flexlvm_dm_device {
 /// device), or a negative errno when the ioctl or libdevmapper failed.
 int flexlvm_dm_info(const char *key, int by_uuid, flexlvm_dm_device *out);
 
+/// DM_DEVICE_INFO for the device with this device number.
+int flexlvm_dm_info_devnum(uint32_t major, uint32_t minor, flexlvm_dm_device *out);
+
 /// Writes the kernel's device-mapper driver version into `buffer`. Returns 0 or -errno.
 int flexlvm_dm_driver_version(char *buffer, size_t length);
 

@@ -1,0 +1,168 @@
+import Filesystems
+import FlexLVMCore
+import FlexVolume
+import LVM
+import Mounts
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// mountdevice and unmountdevice: the LV's filesystem on kubelet's global dir.
+extension NodeDriver {
+    /// mountdevice: check the device, create a filesystem only on a blank device, mount it on
+    /// the global dir.
+    func mountDevice(mountPath: String, devicePath: String, _ options: VolumeOptions) throws -> Reply {
+        guard options.secretKeys.isEmpty else {
+            throw FlexLVMError(
+                .invalidArgument,
+                "mountdevice takes no secrets (the FlexVolume contract forbids them there) and this driver uses none; "
+                    + "remove the secretRef from the PV (secret keys: \(options.secretKeys.map { quoted($0) }.joined(separator: ", ")))"
+            )
+        }
+        _ = try paths.volumeName(ofGlobalMountPath: mountPath)
+        let ref = try options.logicalVolume()
+        let filesystem = try Filesystem(fsTypeOption: options.fsType)
+        var mountOptions = try MountOptions.parse(options.mountOptions ?? "", fsType: filesystem.rawValue)
+        if options.readOnly { mountOptions.flags |= UInt(MS_RDONLY) }
+        let mkfsExtra = try Filesystem.mkfsExtraArguments(options.mkfsOptions)
+
+        let lock = try lockVolume(ref)
+        defer { lock.release() }
+        let device = try ensureActive(ref)
+        let number = try deviceNumber(of: ref, at: device)
+        if !devicePath.isEmpty && devicePath != device {
+            guard try DeviceNumber.ofBlockDevice(devicePath) == number else {
+                throw FlexLVMError(
+                    .invalidArgument, "device path \(quoted(devicePath)) is not the device of LV \(ref) (\(device))")
+            }
+        }
+        if let existing = try MountTable.current().mount(at: mountPath) {
+            guard existing.backingDevice == number else {
+                throw FlexLVMError(
+                    .busy,
+                    "\(mountPath) already has another filesystem mounted (\(existing.source), device \(existing.device)); "
+                        + "LV \(ref) is \(number)")
+            }
+            return .success(device: device)
+        }
+        try prepareFilesystem(filesystem, on: device, of: ref, readOnly: options.readOnly, mkfsExtra: mkfsExtra)
+        try Files.makeDirectories(mountPath, mode: 0o750)
+        checkpoint("mountdevice-before-mount")
+        try MountCalls.mount(device: device, at: mountPath, type: filesystem.rawValue, options: mountOptions)
+        return .success(device: device)
+    }
+
+    /// Makes sure `device` holds `filesystem`: blank devices are formatted (never for a
+    /// read-only volume); a device holding anything else is refused untouched.
+    func prepareFilesystem(
+        _ filesystem: Filesystem, on device: String, of ref: LogicalVolumeRef, readOnly: Bool, mkfsExtra: [String]
+    ) throws {
+        if let signature = try BlockProbe.probe(device) {
+            guard signature.type == filesystem.rawValue else {
+                throw FlexLVMError(
+                    .unsupported,
+                    "LV \(ref) holds \(signature), not \(filesystem.rawValue); it is never formatted over, and nothing "
+                        + "was changed (set the PV's fsType to \(signature.type) if this is the data to mount)")
+            }
+            return
+        }
+        guard !readOnly else {
+            throw FlexLVMError(
+                .invalidArgument,
+                "LV \(ref) holds no filesystem and the volume is read-only: a read-only volume is never formatted; "
+                    + "mount it read-write once, or create the filesystem by hand")
+        }
+        let arguments = filesystem.mkfsArguments(device: device, extra: mkfsExtra)
+        log?.record("info", "mkfs", [("command", arguments.joined(separator: " "))])
+        checkpoint("mkfs-before")
+        let result = try Subprocess.run(arguments, timeout: commandTimeout)
+        checkpoint("mkfs-after")
+        guard result.succeeded else {
+            throw FlexLVMError(
+                .system,
+                "\(arguments[0]) on \(device) \(result.timedOut ? "timed out after \(Int(commandTimeout)) s" : "failed with exit status \(result.status)")"
+                    + ": \(commandMessage(result))")
+        }
+        guard try BlockProbe.probe(device)?.type == filesystem.rawValue else {
+            throw FlexLVMError(
+                .system, "\(arguments[0]) on \(device) succeeded, but no \(filesystem.rawValue) is found on it")
+        }
+    }
+
+    /// unmountdevice: unmount the global dir, remove it, and release the LV when nothing
+    /// holds its device any more.
+    func unmountDevice(mountPath: String) throws -> Reply {
+        _ = try paths.volumeName(ofGlobalMountPath: mountPath)
+        guard let entry = try MountTable.current().mount(at: mountPath) else {
+            try removeDirectory(mountPath)
+            return .success()
+        }
+        let ref = try DeviceMapper.info(entry.backingDevice).flatMap { device -> LogicalVolumeRef? in
+            device.uuid.hasPrefix("LVM-") && device.uuid.utf8.count == 68
+                ? LogicalVolumeRef(deviceMapperName: device.name) : nil
+        }
+        let lock = try ref.map { try lockVolume($0) }
+        defer { lock?.release() }
+        try unmountAll(mountPath)
+        try removeDirectory(mountPath)
+        if let ref { try releaseIfUnused(ref) }
+        return .success()
+    }
+
+    /// Deactivates the LV when its device is no longer open (no mount, no process).
+    func releaseIfUnused(_ ref: LogicalVolumeRef) throws {
+        guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else { return }
+        guard device.openCount == 0 else {
+            log?.record("info", "release-skipped", [("lv", ref.lvmPath), ("openCount", String(device.openCount))])
+            return
+        }
+        checkpoint("deactivate-before")
+        try LVM().deactivate(ref)
+    }
+
+    // MARK: - Helpers
+
+    /// The device number of the LV's active block device.
+    func deviceNumber(of ref: LogicalVolumeRef, at device: String) throws -> DeviceNumber {
+        guard let number = try DeviceNumber.ofBlockDevice(device) else {
+            throw FlexLVMError(.notFound, "\(device) of LV \(ref) is not a block device")
+        }
+        return number
+    }
+
+    /// Unmounts everything stacked on `path`.
+    func unmountAll(_ path: String) throws {
+        for _ in 0..<16 {
+            guard try MountTable.current().mount(at: path) != nil else { return }
+            do {
+                try MountCalls.unmount(path)
+            } catch let error as FlexLVMError where (error.cause as? Errno) == .busy {
+                throw FlexLVMError(.busy, "\(path) is busy (a process still uses it); it stays mounted", cause: error)
+            }
+        }
+        throw FlexLVMError(.busy, "\(path) still has mounts after 16 unmounts")
+    }
+
+    /// Removes an empty directory; a missing one is fine. A directory that still holds files
+    /// is left alone (the files were written while nothing was mounted there).
+    func removeDirectory(_ path: String) throws {
+        switch valueOrErrno({ rmdir(path) }) {
+        case .success: return
+        case .failure(let error) where error == .noSuchFile: return
+        case .failure(let error) where error == Errno(ENOTEMPTY):
+            throw FlexLVMError(
+                .busy, "\(path) is not a mount point but holds files; they are left in place for an admin to inspect")
+        case .failure(let error): throw FlexLVMError(.system, "rmdir \(path)", cause: error)
+        }
+    }
+
+    /// What a failed command said first (its cause, usually), bounded.
+    func commandMessage(_ result: Subprocess.Result) -> String {
+        let lines = (result.standardError + "\n" + result.standardOutput).split(separator: "\n")
+            .map { $0.trimmingSpaces }.filter { !$0.isEmpty }
+        return lines.isEmpty ? "no output" : quoted(lines.prefix(3).joined(separator: " / "), limit: 300)
+    }
+}
