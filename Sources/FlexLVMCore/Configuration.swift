@@ -19,6 +19,9 @@ public struct Configuration: Sendable, Equatable {
     public var logFile: String = "/var/log/flexlvm/flexlvm.log"
     /// Durable driver state such as the PV-name-to-LV map (`FLEXLVM_STATE_DIR`, `stateDir`).
     public var stateDir: String = "/var/lib/flexlvm"
+    /// Where the attach:false mode mounts each LV once per node before binding it into pods
+    /// (`FLEXLVM_STAGING_DIR`, `stagingDir`). Outside the plugin dir and kubelet's pods tree.
+    public var stagingDir: String = "/var/lib/flexlvm/staging"
     /// Per-volume lock files (`FLEXLVM_LOCK_DIR`, `lockDir`).
     public var lockDir: String = "/run/lock/flexlvm"
     /// kubelet's root dir (`FLEXLVM_KUBELET_ROOT`, `kubeletRoot`).
@@ -62,7 +65,8 @@ public struct Configuration: Sendable, Equatable {
     public mutating func apply(environment lookup: (String) -> String?) throws {
         let names = [
             ("FLEXLVM_NODE_NAME", "nodeName"), ("FLEXLVM_LOG", "logFile"), ("FLEXLVM_STATE_DIR", "stateDir"),
-            ("FLEXLVM_LOCK_DIR", "lockDir"), ("FLEXLVM_KUBELET_ROOT", "kubeletRoot"), ("FLEXLVM_ATTACH", "attach"),
+            ("FLEXLVM_LOCK_DIR", "lockDir"), ("FLEXLVM_STAGING_DIR", "stagingDir"),
+            ("FLEXLVM_KUBELET_ROOT", "kubeletRoot"), ("FLEXLVM_ATTACH", "attach"),
         ]
         for (variable, key) in names {
             if let value = lookup(variable) { try set(key, value.trimmingSpaces, source: variable) }
@@ -81,6 +85,7 @@ public struct Configuration: Sendable, Equatable {
         case "logFile": logFile = try absolutePath()
         case "stateDir": stateDir = try absolutePath()
         case "lockDir": lockDir = try absolutePath()
+        case "stagingDir": stagingDir = try absolutePath()
         case "kubeletRoot": kubeletRoot = try absolutePath()
         case "attach":
             switch value.lowercased() {

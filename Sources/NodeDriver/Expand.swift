@@ -16,6 +16,8 @@ extension NodeDriver {
         try growLogicalVolume(ref, to: newSize, from: oldSize)
         let device = try ensureActive(ref)
         let number = try deviceNumber(of: ref, at: device)
+        // attach:false has no global mount: the filesystem is mounted on the staging dir.
+        let mountPath = configuration.attach ? mountPath : stagingPath(ref)
         guard let entry = try MountTable.current().mount(at: mountPath), entry.backingDevice == number else {
             throw FlexLVMError(
                 .notFound, "\(mountPath) is not a mount of LV \(ref); the filesystem cannot be grown online")

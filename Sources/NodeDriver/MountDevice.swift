@@ -29,30 +29,37 @@ extension NodeDriver {
         if options.readOnly { mountOptions.flags |= UInt(MS_RDONLY) }
         let mkfsExtra = try Filesystem.mkfsExtraArguments(options.mkfsOptions)
 
+        try checkDevicePath(devicePath, of: ref)
+
         let lock = try lockVolume(ref)
         defer { lock.release() }
         let device = try ensureActive(ref)
         let number = try deviceNumber(of: ref, at: device)
-        if !devicePath.isEmpty && devicePath != device {
-            guard try DeviceNumber.ofBlockDevice(devicePath) == number else {
-                throw FlexLVMError(
-                    .invalidArgument, "device path \(quoted(devicePath)) is not the device of LV \(ref) (\(device))")
-            }
-        }
-        if let existing = try MountTable.current().mount(at: mountPath) {
+        try mountFilesystem(
+            of: ref, device: device, number: number, at: mountPath, filesystem: filesystem, options: mountOptions,
+            readOnly: options.readOnly, mkfsExtra: mkfsExtra)
+        return .success(device: device)
+    }
+
+    /// Mounts the LV's filesystem at `path` (creating it only on a blank device); a path that
+    /// already has this LV mounted is left as it is, one with anything else is refused.
+    func mountFilesystem(
+        of ref: LogicalVolumeRef, device: String, number: DeviceNumber, at path: String, filesystem: Filesystem,
+        options: MountOptions, readOnly: Bool, mkfsExtra: [String]
+    ) throws {
+        if let existing = try MountTable.current().mount(at: path) {
             guard existing.backingDevice == number else {
                 throw FlexLVMError(
                     .busy,
-                    "\(mountPath) already has another filesystem mounted (\(existing.source), device \(existing.device)); "
+                    "\(path) already has another filesystem mounted (\(existing.source), device \(existing.device)); "
                         + "LV \(ref) is \(number)")
             }
-            return .success(device: device)
+            return
         }
-        try prepareFilesystem(filesystem, on: device, of: ref, readOnly: options.readOnly, mkfsExtra: mkfsExtra)
-        try Files.makeDirectories(mountPath, mode: 0o750)
-        checkpoint("mountdevice-before-mount")
-        try MountCalls.mount(device: device, at: mountPath, type: filesystem.rawValue, options: mountOptions)
-        return .success(device: device)
+        try prepareFilesystem(filesystem, on: device, of: ref, readOnly: readOnly, mkfsExtra: mkfsExtra)
+        try Files.makeDirectories(path, mode: 0o750)
+        checkpoint("mount-filesystem-before")
+        try MountCalls.mount(device: device, at: path, type: filesystem.rawValue, options: options)
     }
 
     /// Makes sure `device` holds `filesystem`: blank devices are formatted (never for a
@@ -124,6 +131,17 @@ extension NodeDriver {
     }
 
     // MARK: - Helpers
+
+    /// Refuses a device path that is not the LV's device, before anything is changed: it
+    /// must be empty, the LV's path, or a block device that is the LV's DM device.
+    func checkDevicePath(_ devicePath: String, of ref: LogicalVolumeRef) throws {
+        guard !devicePath.isEmpty && devicePath != ref.devicePath else { return }
+        guard let number = try DeviceNumber.ofBlockDevice(devicePath),
+            try DeviceMapper.info(number)?.name == ref.deviceMapperName
+        else {
+            throw FlexLVMError(.invalidArgument, "device path \(quoted(devicePath)) is not the device of LV \(ref)")
+        }
+    }
 
     /// The device number of the LV's active block device.
     func deviceNumber(of ref: LogicalVolumeRef, at device: String) throws -> DeviceNumber {

@@ -51,9 +51,9 @@ public struct NodeDriver {
         case .unmountDevice(let mountPath):
             return try unmountDevice(mountPath: mountPath)
         case .mount(let podDir, let options):
-            return try mount(podDir: podDir, options)
+            return configuration.attach ? try mount(podDir: podDir, options) : try mountDirect(podDir: podDir, options)
         case .unmount(let podDir):
-            return try unmount(podDir: podDir)
+            return configuration.attach ? try unmount(podDir: podDir) : try unmountDirect(podDir: podDir)
         case .expandFS(let options, let devicePath, let mountPath, let newSize, let oldSize):
             return try expandFilesystem(
                 options, devicePath: devicePath, mountPath: mountPath, newSize: newSize, oldSize: oldSize)
@@ -73,7 +73,12 @@ public struct NodeDriver {
     /// Hot path: an active LV is recognised from one DM_DEVICE_INFO ioctl and one stat,
     /// with no LVM metadata scan.
     func ensureActive(_ ref: LogicalVolumeRef) throws -> String {
-        if let device = try activeDevice(ref, waitForNode: true) { return device }
+        try activate(ref).device
+    }
+
+    /// Like ``ensureActive(_:)``, also saying whether this call activated the LV.
+    func activate(_ ref: LogicalVolumeRef) throws -> (device: String, activated: Bool) {
+        if let device = try activeDevice(ref, waitForNode: true) { return (device, false) }
         let lvm = try LVM()
         let info = try lvm.logicalVolume(ref)
         guard info.isMountable else {
@@ -90,7 +95,7 @@ public struct NodeDriver {
         checkpoint("activate-before")
         try lvm.activate(ref)
         checkpoint("activate-after")
-        return try waitForDevice(ref, uuid: info.deviceMapperUUID)
+        return (try waitForDevice(ref, uuid: info.deviceMapperUUID), true)
     }
 
     /// The device path when the kernel has the LV active (an LVM DM UUID and a live table),

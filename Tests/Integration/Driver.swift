@@ -24,6 +24,7 @@ extension Fixture {
             "FLEXLVM_NODE_NAME": nodeName, "FLEXLVM_STATE_DIR": work.appendingPathComponent("state").path,
             "FLEXLVM_LOCK_DIR": work.appendingPathComponent("lock").path,
             "FLEXLVM_LOG": logPath, "FLEXLVM_KUBELET_ROOT": work.appendingPathComponent("kubelet").path,
+            "FLEXLVM_STAGING_DIR": work.appendingPathComponent("staging").path,
         ]
     }
 

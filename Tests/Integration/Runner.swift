@@ -36,7 +36,9 @@ func expectEqual<T: Equatable>(
 
 /// All tests, in the order they run.
 enum AllTests {
-    static var cases: [TestCase] { LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases + MountTests.cases }
+    static var cases: [TestCase] {
+        LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases + MountTests.cases + DirectMountTests.cases
+    }
 }
 
 /// Runs the selected tests and prints one line per test and a closing `N passed, N failed`.
