@@ -49,7 +49,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("blkid")]
         ),
         // Errors, system-call helpers, configuration, JSON and the driver's log.
-        .target(name: "FlexLVMCore", swiftSettings: strict),
+        .target(name: "FlexLVMCore", dependencies: ["CSystem"], swiftSettings: strict),
         // The FlexVolume protocol: argv, options, names, replies. No LVM.
         .target(name: "FlexVolume", dependencies: ["FlexLVMCore"], swiftSettings: strict),
         // The mount table, mount(2) and the allowed mount options.
@@ -87,6 +87,7 @@ let package = Package(
             name: "Integration",
             dependencies: ["FlexVolume", "FlexLVMCore", "LVM", "NodeDriver", "Mounts", "Filesystems"],
             path: "Tests/Integration",
+            exclude: ["Corpus"],
             swiftSettings: strict
         ),
     ]

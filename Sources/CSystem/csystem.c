@@ -6,3 +6,8 @@ int flexlvm_memfd_create(const char *name)
 {
     return memfd_create(name, MFD_CLOEXEC);
 }
+
+int flexlvm_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int from)
+{
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

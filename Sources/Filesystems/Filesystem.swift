@@ -18,15 +18,19 @@ public enum Filesystem: String, Sendable, CaseIterable {
 
     /// The mkfs argv for `device`, with fast-creation defaults (no discard of the whole
     /// device, lazy inode-table init) and the PV's extra flags before the device.
-    /// None of these force over an existing signature: mkfs refuses one by itself too.
-    public func mkfsArguments(device: String, extra: [String]) -> [String] {
+    /// Without `force` mkfs refuses a device holding a signature by itself too; `force` is
+    /// only for redoing the driver's own unfinished mkfs.
+    public func mkfsArguments(device: String, extra: [String], force: Bool = false) -> [String] {
         switch self {
         case .ext4:
-            return ["mkfs.ext4", "-q", "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1"] + extra + [device]
+            return ["mkfs.ext4", "-q"] + (force ? ["-F"] : []) + [
+                "-E", "nodiscard,lazy_itable_init=1,lazy_journal_init=1",
+            ]
+                + extra + [device]
         case .xfs:
-            return ["mkfs.xfs", "-q", "-K"] + extra + [device]
+            return ["mkfs.xfs", "-q", "-K"] + (force ? ["-f"] : []) + extra + [device]
         case .btrfs:
-            return ["mkfs.btrfs", "-q", "-K"] + extra + [device]
+            return ["mkfs.btrfs", "-q", "-K"] + (force ? ["-f"] : []) + extra + [device]
         }
     }
 

@@ -21,6 +21,9 @@ public final class FileLock {
         }
     }
 
+    /// The lock's descriptor, for a child that must hold the lock as long as it runs.
+    public var descriptor: Int32 { fd }
+
     /// Releases the lock.
     public func release() {
         guard fd >= 0 else { return }

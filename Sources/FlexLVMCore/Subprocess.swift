@@ -1,3 +1,5 @@
+import CSystem
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -28,12 +30,26 @@ public enum Subprocess {
     /// - Parameters:
     ///   - environment: `NAME=value` strings; nil inherits this process's environment.
     ///   - timeout: seconds; nil waits forever.
+    ///   - inherit: descriptors the child keeps (as 3, 4, ...), for example a lock it must
+    ///     hold for as long as it runs.
+    ///   - onSpawn: called with the child's pid once it runs.
     public static func run(
-        _ arguments: [String], environment: [String]? = nil, timeout: Double? = nil, killGrace: Double = 5
+        _ arguments: [String], environment: [String]? = nil, timeout: Double? = nil, killGrace: Double = 5,
+        inherit: [Int32] = [], onSpawn: ((pid_t) -> Void)? = nil
     ) throws -> Result {
         guard let program = arguments.first else {
             throw FlexLVMError(.internalError, "Subprocess.run with no program")
         }
+        return try run(
+            program: program, rawArguments: arguments.dropFirst().map { Array($0.utf8) }, environment: environment,
+            timeout: timeout, killGrace: killGrace, inherit: inherit, onSpawn: onSpawn)
+    }
+
+    /// Runs `program` with arguments given as raw bytes (which need not be UTF-8).
+    public static func run(
+        program: String, rawArguments: [[UInt8]], environment: [String]? = nil, timeout: Double? = nil,
+        killGrace: Double = 5, inherit: [Int32] = [], onSpawn: ((pid_t) -> Void)? = nil
+    ) throws -> Result {
         let path = try resolve(program)
 
         var outPipe: [Int32] = [-1, -1]
@@ -50,6 +66,13 @@ public enum Subprocess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // The child gets stdin, stdout, stderr and the inherited descriptors (moved to 3, 4,
+        // ...), nothing else: a descriptor another thread opened meanwhile must not leak
+        // into it (a leaked descriptor on a mount makes that mount busy).
+        for (offset, fd) in inherit.enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + offset))
+        }
+        flexlvm_spawn_add_closefrom(&actions, Int32(3 + inherit.count))
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -62,8 +85,18 @@ public enum Subprocess {
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
+        let argv =
+            [strdup(program)]
+            + rawArguments.map { bytes -> UnsafeMutablePointer<CChar>? in
+                let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+                for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+                copy[bytes.count] = 0
+                return copy
+            } + [nil]
+        defer {
+            free(argv[0])
+            for pointer in argv.dropFirst() { pointer?.deallocate() }
+        }
         let envStrings = environment.map { $0.map { strdup($0) } + [nil] }
         defer { for pointer in envStrings ?? [] { free(pointer) } }
 
@@ -86,6 +119,7 @@ public enum Subprocess {
         outPipe[1] = -1
         close(errPipe[1])
         errPipe[1] = -1
+        onSpawn?(pid)
 
         let start = Clock.monotonicNanoseconds()
         var stdout: [UInt8] = []

@@ -54,7 +54,7 @@ public enum Invocation {
         guard let first = arguments.first else {
             throw usage("no operation given")
         }
-        guard let operation = String(validating: first, as: UTF8.self),
+        guard let operation = String(validating: first, as: UTF8.self), !operation.isEmpty,
             operation.utf8.count <= 64, operation.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
         else {
             throw usage("the operation name is not a printable ASCII word")

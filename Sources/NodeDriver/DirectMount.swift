@@ -35,7 +35,7 @@ extension NodeDriver {
         defer { lock.release() }
         let (device, activated) = try activate(ref)
         do {
-            try stageAndBind(ref, device: device, podDir: podDir, options, filesystem, mountOptions, mkfsExtra)
+            try stageAndBind(ref, device: device, podDir: podDir, options, filesystem, mountOptions, mkfsExtra, lock)
         } catch {
             // kubelet answers a failed mount by removing the pod dir, not with unmount: an
             // LV this call activated and nothing uses must not stay active.
@@ -48,7 +48,7 @@ extension NodeDriver {
     /// Mounts the LV on its staging dir (unless it is) and binds that into the pod dir.
     private func stageAndBind(
         _ ref: LogicalVolumeRef, device: String, podDir: String, _ options: VolumeOptions, _ filesystem: Filesystem,
-        _ mountOptions: MountOptions, _ mkfsExtra: [String]
+        _ mountOptions: MountOptions, _ mkfsExtra: [String], _ lock: FileLock
     ) throws {
         let number = try deviceNumber(of: ref, at: device)
         let staging = stagingPath(ref)
@@ -60,7 +60,7 @@ extension NodeDriver {
         }
         try mountFilesystem(
             of: ref, device: device, number: number, at: staging, filesystem: filesystem, options: mountOptions,
-            readOnly: options.readOnly, mkfsExtra: mkfsExtra)
+            readOnly: options.readOnly, mkfsExtra: mkfsExtra, lock: lock)
         checkpoint("mount-direct-staged")
 
         if let existing = try MountTable.current().mount(at: podDir) {

@@ -37,7 +37,7 @@ extension NodeDriver {
         let number = try deviceNumber(of: ref, at: device)
         try mountFilesystem(
             of: ref, device: device, number: number, at: mountPath, filesystem: filesystem, options: mountOptions,
-            readOnly: options.readOnly, mkfsExtra: mkfsExtra)
+            readOnly: options.readOnly, mkfsExtra: mkfsExtra, lock: lock)
         return .success(device: device)
     }
 
@@ -45,7 +45,7 @@ extension NodeDriver {
     /// already has this LV mounted is left as it is, one with anything else is refused.
     func mountFilesystem(
         of ref: LogicalVolumeRef, device: String, number: DeviceNumber, at path: String, filesystem: Filesystem,
-        options: MountOptions, readOnly: Bool, mkfsExtra: [String]
+        options: MountOptions, readOnly: Bool, mkfsExtra: [String], lock: FileLock
     ) throws {
         if let existing = try MountTable.current().mount(at: path) {
             guard existing.backingDevice == number else {
@@ -56,7 +56,7 @@ extension NodeDriver {
             }
             return
         }
-        try prepareFilesystem(filesystem, on: device, of: ref, readOnly: readOnly, mkfsExtra: mkfsExtra)
+        try prepareFilesystem(filesystem, on: device, of: ref, readOnly: readOnly, mkfsExtra: mkfsExtra, lock: lock)
         try Files.makeDirectories(path, mode: 0o750)
         checkpoint("mount-filesystem-before")
         try MountCalls.mount(device: device, at: path, type: filesystem.rawValue, options: options)
@@ -65,9 +65,14 @@ extension NodeDriver {
     /// Makes sure `device` holds `filesystem`: blank devices are formatted (never for a
     /// read-only volume); a device holding anything else is refused untouched.
     func prepareFilesystem(
-        _ filesystem: Filesystem, on device: String, of ref: LogicalVolumeRef, readOnly: Bool, mkfsExtra: [String]
+        _ filesystem: Filesystem, on device: String, of ref: LogicalVolumeRef, readOnly: Bool, mkfsExtra: [String],
+        lock: FileLock
     ) throws {
-        if let signature = try BlockProbe.probe(device) {
+        // A marker left by a format that never finished (the driver or the node died during
+        // mkfs) means the device holds nothing but that unfinished mkfs: it is made again.
+        let marker = Paths.join(Paths.join(configuration.stateDir, "formatting"), ref.deviceMapperName)
+        let unfinished = Files.exists(marker)
+        if !unfinished, let signature = try BlockProbe.probe(device) {
             guard signature.type == filesystem.rawValue else {
                 throw FlexLVMError(
                     .unsupported,
@@ -82,10 +87,15 @@ extension NodeDriver {
                 "LV \(ref) holds no filesystem and the volume is read-only: a read-only volume is never formatted; "
                     + "mount it read-write once, or create the filesystem by hand")
         }
-        let arguments = filesystem.mkfsArguments(device: device, extra: mkfsExtra)
-        log?.record("info", "mkfs", [("command", arguments.joined(separator: " "))])
+        try Files.makeDirectories(Paths.directory(of: marker), mode: 0o755)
+        try Files.writeAtomically(marker, Array("\(filesystem.rawValue)\n".utf8))
+        let arguments = filesystem.mkfsArguments(device: device, extra: mkfsExtra, force: unfinished)
+        log?.record("info", "mkfs", [("command", arguments.joined(separator: " ")), ("redo", String(unfinished))])
         checkpoint("mkfs-before")
-        let result = try Subprocess.run(arguments, timeout: commandTimeout)
+        // mkfs inherits the volume lock: if this process dies, a retry still waits for it.
+        let result = try Subprocess.run(
+            arguments, timeout: commandTimeout, inherit: [lock.descriptor],
+            onSpawn: { pid in checkpointDuringChild("mkfs-running", child: pid) })
         checkpoint("mkfs-after")
         guard result.succeeded else {
             throw FlexLVMError(
@@ -97,14 +107,22 @@ extension NodeDriver {
             throw FlexLVMError(
                 .system, "\(arguments[0]) on \(device) succeeded, but no \(filesystem.rawValue) is found on it")
         }
+        _ = valueOrErrno { unlink(marker) }
     }
 
     /// unmountdevice: unmount the global dir, remove it, and release the LV when nothing
     /// holds its device any more.
     func unmountDevice(mountPath: String) throws -> Reply {
-        _ = try paths.volumeName(ofGlobalMountPath: mountPath)
+        let volumeName = try paths.volumeName(ofGlobalMountPath: mountPath)
         guard let entry = try MountTable.current().mount(at: mountPath) else {
             try removeDirectory(mountPath)
+            // A retry after a crash between unmount and deactivation: release the LV
+            // recorded for this volume if nothing holds it.
+            if let ref = try volumeMap.lookup(volumeName) {
+                let lock = try lockVolume(ref)
+                defer { lock.release() }
+                try releaseIfUnused(ref)
+            }
             return .success()
         }
         let ref = try DeviceMapper.info(entry.backingDevice).flatMap { device -> LogicalVolumeRef? in

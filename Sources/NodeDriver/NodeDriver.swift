@@ -171,4 +171,16 @@ extension NodeDriver {
             }
         #endif
     }
+
+    /// A step while a child runs: the test kills the child and then the driver, as a node
+    /// crash would. Debug builds only, like ``checkpoint(_:)``.
+    func checkpointDuringChild(_ step: String, child: pid_t) {
+        #if DEBUG
+            if Environment.value("FLEXLVM_TEST_KILL_AT") == step {
+                usleep(UInt32(Environment.value("FLEXLVM_TEST_KILL_DELAY_US").flatMap { UInt32($0) } ?? 50_000))
+                kill(child, SIGKILL)
+                checkpoint(step)
+            }
+        #endif
+    }
 }

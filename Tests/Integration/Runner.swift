@@ -38,6 +38,7 @@ func expectEqual<T: Equatable>(
 enum AllTests {
     static var cases: [TestCase] {
         LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases + MountTests.cases + DirectMountTests.cases
+            + CorpusTests.cases + ReliabilityTests.cases
     }
 }
 

@@ -6,4 +6,10 @@
 /// memfd_create(2) with MFD_CLOEXEC; returns the descriptor or -1 with errno.
 int flexlvm_memfd_create(const char *name);
 
+
+
+#include <spawn.h>
+
+/// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor >= `from`.
+int flexlvm_spawn_add_closefrom(posix_spawn_file_actions_t *actions, int from);
 #endif
