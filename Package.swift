@@ -24,6 +24,9 @@ let package = Package(
         .executable(name: "flexlvm-node", targets: ["FlexLVMNode"]),
         .executable(name: "flexlvm-integration", targets: ["Integration"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
     targets: [
         // C shims over libdevmapper and liblvm2cmd (no pkg-config file for lvm2cmd).
         .target(
@@ -57,11 +60,20 @@ let package = Package(
         // Filesystems: libblkid probe, mkfs and online growth.
         .target(name: "Filesystems", dependencies: ["CBlkid", "FlexLVMCore"], swiftSettings: strict),
         // In-process LVM: liblvm2cmd commands and libdevmapper queries.
-        .target(name: "LVM", dependencies: ["CLVM", "FlexLVMCore", "FlexVolume"], swiftSettings: strict),
+        .target(name: "LVM", dependencies: ["CLVM", "CSystem", "FlexLVMCore", "FlexVolume"], swiftSettings: strict),
         // The node-side operations: attach lifecycle and (later) mounts.
         .target(
             name: "NodeDriver",
             dependencies: ["CSystem", "FlexLVMCore", "FlexVolume", "LVM", "Mounts", "Filesystems"],
+            swiftSettings: strict
+        ),
+        // Admin commands: provision, volumes, doctor, install, uninstall.
+        .target(
+            name: "Admin",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), "Filesystems", "FlexLVMCore",
+                "FlexVolume", "LVM", "Mounts", "NodeDriver",
+            ],
             swiftSettings: strict
         ),
         // The static front executed by kubelet and KCM.
@@ -73,13 +85,13 @@ let package = Package(
         // The node-side driver.
         .executableTarget(
             name: "FlexLVMNode",
-            dependencies: ["CSystem", "FlexVolume", "FlexLVMCore", "LVM", "NodeDriver"],
+            dependencies: ["Admin", "CSystem", "FlexVolume", "FlexLVMCore", "LVM", "NodeDriver"],
             swiftSettings: strict
         ),
         // Unit tier: host only, no root, no kernel features.
         .testTarget(
             name: "FlexVolumeTests",
-            dependencies: ["FlexVolume", "FlexLVMCore", "Mounts", "Filesystems"],
+            dependencies: ["Admin", "FlexVolume", "FlexLVMCore", "Mounts", "Filesystems"],
             swiftSettings: strict
         ),
         // Integration tier: run as root inside the real-kernel guest (scripts/test).

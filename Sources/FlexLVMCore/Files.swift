@@ -148,3 +148,22 @@ public struct DeviceNumber: Hashable, Sendable, CustomStringConvertible {
         return DeviceNumber(UInt64(info.st_rdev))
     }
 }
+
+extension Files {
+    /// The names in a directory (without "." and ".."); empty when it does not exist.
+    public static func list(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else {
+            if errno == ENOENT { return [] }
+            throw FlexLVMError(.system, "opendir \(path)", cause: Errno.current)
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

@@ -46,6 +46,13 @@ public enum Invocation {
         case notSupported(operation: String)
     }
 
+    /// First arguments that name `flexlvm`'s admin commands (run by the node binary), which
+    /// no FlexVolume operation uses.
+    public static let adminCommands: Set<String> = [
+        "provision", "volumes", "doctor", "install", "uninstall", "help", "-h", "--help",
+        "--generate-completion-script",
+    ]
+
     /// Operations the client may call that this driver answers "Not supported" always.
     static let unsupportedOperations: Set<String> = ["getvolumename"]
 

@@ -1,5 +1,10 @@
+import CSystem
 import FlexLVMCore
 import FlexVolume
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What LVM's metadata says of one LV.
 public struct LogicalVolumeInfo: Sendable, Equatable {
@@ -118,5 +123,66 @@ extension LVM {
             throw FlexLVMError(.lvm, "unexpected vgs output for \(name): \(quoted(row))")
         }
         return VolumeGroupSpace(freeBytes: free, extentSize: extent)
+    }
+}
+
+extension LVM {
+    /// The tag marking LVs that `flexlvm provision` created.
+    public static let managedTag = "flexlvm"
+    /// The tag prefix recording the PersistentVolume name of a provisioned LV.
+    public static let persistentVolumeTagPrefix = "flexlvm.pv="
+
+    /// Creates an LV of `sizeBytes` (LVM rounds up to whole extents), or a thin LV of that
+    /// virtual size in `thinPool`, with `tags`, wiping old signatures, and leaves it inactive.
+    public func createVolume(_ ref: LogicalVolumeRef, sizeBytes: UInt64, thinPool: String?, tags: [String]) throws {
+        var words = ["lvcreate", "-q", "-y", "-W", "y", "-n", ref.name]
+        if let thinPool {
+            try LVMNameRules.validate(thinPool, as: "thin pool", isLogicalVolume: true)
+            words += ["-V", "\(sizeBytes)b", "--thinpool", thinPool]
+        } else {
+            words += ["-L", "\(sizeBytes)b"]
+        }
+        for tag in tags { words += ["--addtag", tag] }
+        try run(words + [ref.volumeGroup], for: "LV \(ref)")
+        try deactivate(ref)
+    }
+
+    /// Every LV of the node, or those carrying `tag`.
+    public func logicalVolumes(tagged tag: String? = nil) throws -> [LogicalVolumeInfo] {
+        var words = ["lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o", "vg_name,lv_name," + Self.reportFields]
+        if let tag { words += ["@\(tag)"] }
+        let output = try run(words, for: tag.map { "LVs tagged \($0)" } ?? "LVs")
+        return try output.lines.filter { $0.contains("|") }.map { line in
+            let fields = line.trimmingSpaces.split(separator: "|", omittingEmptySubsequences: false).map { String($0) }
+            guard fields.count == 8, let size = UInt64(fields[5].trimmingSpaces) else {
+                throw FlexLVMError(.lvm, "unexpected lvs output: \(quoted(line))")
+            }
+            return LogicalVolumeInfo(
+                ref: try LogicalVolumeRef(volumeGroup: fields[0].trimmingSpaces, name: fields[1]), vgUUID: fields[2],
+                lvUUID: fields[3], attributes: fields[4], sizeBytes: size,
+                tags: fields[6].split(separator: ",").map { String($0) }, segmentType: fields[7])
+        }
+    }
+
+    /// The value LVM uses for a configuration setting such as `activation/udev_sync`
+    /// (set or default). lvmconfig prints with stdio rather than through the log callback,
+    /// so it writes to an anonymous memory file that is read back.
+    public func configurationValue(_ path: String) throws -> String? {
+        let fd = flexlvm_memfd_create("flexlvm-lvmconfig")
+        guard fd >= 0 else { throw FlexLVMError(.system, "memfd_create", cause: Errno.current) }
+        defer { close(fd) }
+        try run(["lvmconfig", "--typeconfig", "full", "--file", "/proc/self/fd/\(fd)", path], for: "setting \(path)")
+        lseek(fd, 0, SEEK_SET)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = read(fd, &buffer, buffer.count)
+        let text = String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("=") }) else { return nil }
+        return String(line[line.index(after: line.firstIndex(of: "=")!)...]).trimmingSpaces
+    }
+
+    /// liblvm2cmd's own version line ("LVM version: 2.03.16(2) (2022-05-18)").
+    public func version() throws -> String {
+        let output = try run(["version"], for: "version")
+        return output.lines.first { $0.contains("LVM version") }?.trimmingSpaces ?? output.lines.first ?? "unknown"
     }
 }

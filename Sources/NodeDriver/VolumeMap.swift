@@ -31,6 +31,13 @@ public struct VolumeMap: Sendable {
         try Files.writeAtomically(path(volumeName), Array("\(ref.lvmPath)\n".utf8))
     }
 
+    /// Every recorded volume name with its LV (entries that no longer parse are skipped).
+    public func entries() throws -> [(volumeName: String, ref: LogicalVolumeRef)] {
+        try Files.list(directory).filter { !$0.hasPrefix(".") }.compactMap { name in
+            (try? lookup(name)).flatMap { $0 }.map { (name, $0) }
+        }
+    }
+
     /// Forgets `volumeName`.
     public func remove(_ volumeName: String) throws {
         switch valueOrErrno({ unlink(path(volumeName)) }) {

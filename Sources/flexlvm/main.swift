@@ -2,20 +2,47 @@
 // (`<plugin dir>/flexlvm~lvm/lvm`).
 //
 // Built fully static, it runs anywhere, including KCM's image with no libc and no shell.
-// It answers what needs no LVM itself and hands node-side calls to the node binary
-// installed beside it (`.flexlvm-node`, a dot-name kubelet's prober ignores) with execve,
-// so a node-side call costs one extra exec and no fork.
-
-import FlexLVMCore
-import FlexVolume
+// It answers what needs no LVM itself and hands node-side calls (and the admin commands) to
+// the node binary installed beside it (`.flexlvm-node`, a dot-name kubelet's prober
+// ignores) with execve, so a node-side call costs one extra exec and no fork.
 
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
     import Musl
 #endif
+import FlexLVMCore
+import FlexVolume
 
 let arguments = DriverProcess.rawArguments()
+let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
+let nodeCandidates = [Paths.join(here, ".flexlvm-node"), Paths.join(here, "flexlvm-node")]
+
+/// Replaces this process with the node binary; returns why that failed.
+func execNode() -> String {
+    var failures: [String] = []
+    for path in nodeCandidates where Files.exists(path) {
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup(path)]
+        for argument in arguments {
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: argument.count + 1)
+            for (index, byte) in argument.enumerated() { copy[index] = CChar(bitPattern: byte) }
+            copy[argument.count] = 0
+            argv.append(copy)
+        }
+        argv.append(nil)
+        execv(path, argv)
+        failures.append("\(path): \(Errno.current)")
+    }
+    return failures.isEmpty ? "no \(nodeCandidates.joined(separator: " or ")) found" : failures.joined(separator: "; ")
+}
+
+// Admin commands talk to a person, on the node.
+if let first = arguments.first.flatMap({ String(validating: $0, as: UTF8.self) }), Invocation.adminCommands.contains(first) {
+    let reason = execNode()
+    try? Files.writeAll(2, Array("flexlvm: \(first) runs in the node binary, which cannot run here: \(reason)\n".utf8), object: "stderr")
+    exit(1)
+}
+
 let call: Call
 do {
     switch try Invocation.parse(arguments) {
@@ -32,12 +59,10 @@ do {
 } catch {
     DriverProcess.finish(.failure(error))
 }
-let answers = ControllerAnswers(
-    localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
+let answers = ControllerAnswers(localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
 
 func log(_ reply: Reply, _ detail: String) {
-    let log = DriverLog(path: configuration.logFile)
-    log.record(
+    DriverLog(path: configuration.logFile).record(
         reply.status == .failure ? "error" : "info", "reply",
         [("op", call.operation), ("side", "controller"), ("status", reply.status.rawValue), ("detail", detail)]
             + (reply.message.map { [("message", $0)] } ?? []))
@@ -45,9 +70,7 @@ func log(_ reply: Reply, _ detail: String) {
 
 do {
     if let reply = try answers.answer(call) {
-        if case .initialize = call {
-        } else if case .getVolumeName = call {
-        } else {
+        if case .initialize = call {} else if case .getVolumeName = call {} else {
             log(reply, "answered for another node than \(answers.localNode)")
         }
         DriverProcess.finish(reply)
@@ -59,24 +82,7 @@ do {
 }
 
 // A node-side call: run the node binary in this process.
-let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
-let candidates = [Paths.join(here, ".flexlvm-node"), Paths.join(here, "flexlvm-node")]
-var failures: [String] = []
-for path in candidates where Files.exists(path) {
-    var argv: [UnsafeMutablePointer<CChar>?] = [strdup(path)]
-    for argument in arguments {
-        argv.append(
-            argument.withUnsafeBufferPointer { bytes in
-                let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-                for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
-                copy[bytes.count] = 0
-                return copy
-            })
-    }
-    argv.append(nil)
-    execv(path, argv)
-    failures.append("\(path): \(Errno.current)")
-}
+let reason = execNode()
 
 // The node binary cannot run here (KCM's image has no dynamic loader and no LVM). The
 // calls KCM makes get the controller-side answer; anything else is a real failure.
@@ -87,14 +93,12 @@ do {
     case .isAttached(let options, _): reply = try answers.remoteIsAttached(options)
     case .detach: reply = answers.remoteDetach()
     default:
-        let detail =
-            failures.isEmpty ? "no \(candidates.joined(separator: " or ")) found" : failures.joined(separator: "; ")
         reply = .failure(
-            "\(call.operation) must run on the node, but the node binary cannot be executed here (\(detail)); "
-                + "reinstall the driver (the driver file and its .flexlvm-node beside it) and check that libdevmapper and liblvm2cmd are installed"
-        )
+            "\(call.operation) must run on the node, but the node binary cannot be executed here (\(reason)); "
+                + "reinstall the driver (the driver file and its .flexlvm-node beside it) and check that "
+                + "libdevmapper and liblvm2cmd are installed")
     }
-    log(reply, "node binary not runnable: \(failures.joined(separator: "; "))")
+    log(reply, "node binary not runnable: \(reason)")
     DriverProcess.finish(reply)
 } catch {
     DriverProcess.finish(.failure(error))

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""FlexLVM benchmark: per-operation wall time and peak RSS of the driver, as kubelet runs it
+(a new process per call, real argv and JSON), side by side with an exec-based baseline
+(scripts/benchmark/baseline-driver) in the same run. Numbers are printed, never asserted.
+
+  bench.py host  DRIVER HELLO         host-only rows: init and a Failure reply vs a static hello-world
+  bench.py guest DRIVER HELLO BASELINE  everything else, as root in the real-kernel guest
+"""
+import json, os, statistics, subprocess, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
+
+RUNS = int(os.environ.get("BENCH_RUNS", "20"))
+MEASURE = os.environ.get("BENCH_MEASURE", os.path.join(os.path.dirname(os.path.abspath(__file__)), "measure"))
+
+
+def call(argv, env=None):
+    """Runs argv through the measure launcher; returns (seconds, peak RSS in KiB of the call's
+    process tree, its output, its exit status). The launcher times fork to wait4 itself."""
+    program = argv[0] if argv[0].startswith("/") else subprocess.check_output(["which", argv[0]], text=True).strip()
+    p = subprocess.run([MEASURE, program] + list(argv[1:]), capture_output=True, stdin=subprocess.DEVNULL, env=env)
+    ns, rss, status = p.stderr.decode().split()[-3:]
+    return int(ns) / 1e9, int(rss), p.stdout.decode(errors="replace"), int(status)
+
+
+def sh(*argv):
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stats(samples):
+    times = sorted(s[0] * 1000 for s in samples)
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    return statistics.median(times), p95, max(s[1] for s in samples)
+
+
+def row(name, driver, baseline):
+    d, b = stats(driver), stats(baseline) if baseline else None
+    cells = [name, f"{d[0]:.1f}", f"{d[1]:.1f}", f"{d[2] / 1024:.1f}"]
+    if b:
+        cells += [f"{b[0]:.1f}", f"{b[1]:.1f}", f"{b[2] / 1024:.1f}", f"{d[0] / b[0]:.2f}"]
+    print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def header(title, baseline_name="baseline"):
+    print(f"\n### {title}\n")
+    print(f"| operation | driver median ms | driver p95 ms | driver peak RSS MiB | {baseline_name} median ms "
+          f"| {baseline_name} p95 ms | {baseline_name} peak RSS MiB | ratio (median) |")
+    print("|---|---|---|---|---|---|---|---|", flush=True)
+
+
+def host(driver, hello):
+    env = dict(os.environ, FLEXLVM_NODE_NAME="bench", FLEXLVM_LOG="/tmp/flexlvm-bench.log", FLEXLVM_CONFIG="/dev/null")
+    header("Host (no VM): process start", "static hello-world")
+    for _ in range(3):
+        call([driver, "init"], env), call([hello])
+    hello_samples = [call([hello]) for _ in range(RUNS * 5)]
+    row("init", [call([driver, "init"], env) for _ in range(RUNS * 5)], hello_samples)
+    row("Failure reply (bad JSON)", [call([driver, "attach", "{bad", "n"], env) for _ in range(RUNS * 5)], hello_samples)
+
+
+class Side:
+    """One implementation (the driver or the baseline) with its own dirs and LVs."""
+
+    def __init__(self, name, argv, vg, work):
+        self.name, self.argv, self.vg = name, argv, vg
+        self.root = os.path.join(work, name)
+        self.kubelet = os.path.join(self.root, "kubelet")
+        self.env = dict(os.environ, FLEXLVM_NODE_NAME="bench-node", FLEXLVM_LOG=f"{self.root}/flexlvm.log",
+                        FLEXLVM_STATE_DIR=f"{self.root}/state", FLEXLVM_LOCK_DIR=f"{self.root}/lock",
+                        FLEXLVM_KUBELET_ROOT=self.kubelet, FLEXLVM_STAGING_DIR=f"{self.root}/staging",
+                        FLEXLVM_CONFIG="/dev/null", BASELINE_STATE=f"{self.root}/state")
+
+    def options(self, lv):
+        return json.dumps({"kubernetes.io/fsType": "ext4", "kubernetes.io/pvOrVolumeName": f"pv-{lv}",
+                           "kubernetes.io/readwrite": "rw", "volumeID": lv, "volumegroup": self.vg}, sort_keys=True)
+
+    def device(self, lv):
+        return f"/dev/mapper/{self.vg.replace('-', '--')}-{lv.replace('-', '--')}"
+
+    def global_dir(self, lv):
+        return f"{self.kubelet}/plugins/kubernetes.io/flexvolume/flexlvm/lvm/mounts/pv-{lv}"
+
+    def pod_dir(self, lv, pod="p"):
+        return f"{self.kubelet}/pods/{pod}/volumes/flexlvm~lvm/pv-{lv}"
+
+    def run(self, *args):
+        sample = call(self.argv + list(args), self.env)
+        if '"status":"Success"' not in sample[2] or sample[3] != 0:
+            raise RuntimeError(f"{self.name} {args[0]} failed: {sample[2].strip()}")
+        return sample
+
+
+def deactivate(vg, lv):
+    subprocess.run(["lvchange", "-q", "-an", f"{vg}/{lv}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def unmount(path):
+    subprocess.run(["umount", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def measure(side, lv, setup, action, runs=RUNS, teardown=None):
+    samples = []
+    for _ in range(runs):
+        setup()
+        samples.append(action())
+        if teardown:
+            teardown()
+    return samples
+
+
+def operations(sides, vg):
+    """The main table: one row per FlexVolume operation."""
+    results = {}
+    for s in sides:
+        lv = f"op-{s.name}"
+        sh("lvcreate", "-q", "-y", "-n", lv, "-L", "64M", "-a", "n", vg)
+        o, dev, g, pod = s.options(lv), s.device(lv), s.global_dir(lv), s.pod_dir(lv)
+        r = results[s.name] = {}
+        nothing = lambda: None
+        r["init"] = measure(s, lv, nothing, lambda: s.run("init"))
+        r["attach (activates)"] = measure(s, lv, lambda: deactivate(vg, lv), lambda: s.run("attach", o, "bench-node"))
+        r["waitforattach, inactive LV"] = measure(s, lv, lambda: deactivate(vg, lv), lambda: s.run("waitforattach", dev, o))
+        r["waitforattach, active LV"] = measure(s, lv, nothing, lambda: s.run("waitforattach", dev, o))
+        r["isattached"] = measure(s, lv, nothing, lambda: s.run("isattached", o, "bench-node"))
+        wipe = lambda: (unmount(g), sh("wipefs", "-q", "-a", dev))
+        r["mountdevice incl. mkfs"] = measure(s, lv, wipe, lambda: s.run("mountdevice", g, dev, o), runs=RUNS)
+        r["mountdevice, formatted"] = measure(s, lv, lambda: unmount(g), lambda: s.run("mountdevice", g, dev, o))
+        r["mount"] = measure(s, lv, nothing, lambda: s.run("mount", pod, o), teardown=lambda: (unmount(pod), os.rmdir(pod)))
+        bind = lambda: (os.makedirs(pod, exist_ok=True), sh("mount", "--bind", g, pod))
+        r["unmount"] = measure(s, lv, bind, lambda: s.run("unmount", pod))
+        mounted = lambda: (s.run("waitforattach", dev, o), s.run("mountdevice", g, dev, o))
+        r["unmountdevice (releases)"] = measure(s, lv, mounted, lambda: s.run("unmountdevice", g))
+        r["detach (releases)"] = measure(s, lv, lambda: s.run("attach", o, "bench-node"),
+                                         lambda: s.run("detach", f"pv-{lv}", "bench-node"))
+    return results
+
+
+def scale(sides, vg, counts):
+    """Activation and isattached with more LVs in the VG."""
+    rows = []
+    present = 0
+    for count in counts:
+        if count > present:
+            with tempfile.NamedTemporaryFile("w", suffix=".lvm", delete=False) as script:
+                for i in range(present, count):
+                    script.write(f"lvcreate -q -y -n fill{i} -L 4M -a n {vg}\n")
+            sh("lvm", script.name)
+            os.unlink(script.name)
+            present = count
+        for label, inactive in (("waitforattach, inactive LV", True), ("isattached", False)):
+            per_side = []
+            for s in sides:
+                lv = f"op-{s.name}"
+                dev, o = s.device(lv), s.options(lv)
+                if inactive:
+                    per_side.append(measure(s, lv, lambda: deactivate(vg, lv), lambda: s.run("waitforattach", dev, o)))
+                else:
+                    s.run("waitforattach", dev, o)
+                    per_side.append(measure(s, lv, lambda: None, lambda: s.run("isattached", o, "bench-node")))
+            rows.append((f"{label}, {count + 2} LVs in the VG", per_side))
+    return rows
+
+
+def concurrency(side, vg, n=16):
+    """n volumes through the full kubelet order at once."""
+    lvs = [f"c{i}-{side.name}" for i in range(n)]
+    for lv in lvs:
+        sh("lvcreate", "-q", "-y", "-n", lv, "-L", "32M", "-a", "n", vg)
+    per_op, errors = {}, []
+
+    def order(lv):
+        o, dev, g, pod = side.options(lv), side.device(lv), side.global_dir(lv), side.pod_dir(lv)
+        steps = [("attach", o, "bench-node"), ("waitforattach", dev, o), ("mountdevice", g, dev, o), ("mount", pod, o),
+                 ("unmount", pod), ("unmountdevice", g), ("detach", f"pv-{lv}", "bench-node")]
+        for step in steps:
+            try:
+                per_op.setdefault(step[0], []).append(side.run(*step))
+            except Exception as error:  # counted, and reported below
+                errors.append(str(error))
+                return
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        list(pool.map(order, lvs))
+    wall = time.perf_counter() - start
+    leaked_mounts = [l for l in open("/proc/self/mountinfo") if side.root in l]
+    leaked_dm = [lv for lv in lvs if os.path.exists(side.device(lv))]
+    p95 = {op: stats(samples)[1] for op, samples in per_op.items()}
+    return wall, p95, errors, leaked_mounts, leaked_dm
+
+
+def guest(driver, hello, baseline):
+    vg, other = "bench_vg", "bench_other"
+    work = tempfile.mkdtemp(prefix="flexlvm-bench-")
+    loops = []
+    for name, size in ((vg, "8G"), (other, "256M")):
+        image = os.path.join(work, f"{name}.img")
+        sh("truncate", "-s", size, image)
+        loop = subprocess.check_output(["losetup", "--find", "--show", image], text=True).strip()
+        loops.append(loop)
+        sh("pvcreate", "-q", loop)
+        sh("vgcreate", "-q", name, loop)
+    sh("lvcreate", "-q", "-y", "-n", "neighbour", "-L", "8M", "-a", "n", other)
+    sides = [Side("driver", [driver], vg, work), Side("baseline", [baseline], vg, work)]
+    try:
+        print(f"\nRuns per row: {RUNS}. Times are wall time per call (process start included), "
+              "peak RSS of the call's process tree.")
+        hello_samples = [call([hello]) for _ in range(RUNS)]
+        med, p95, rss = stats(hello_samples)
+        print(f"\nStatic hello-world in this guest: median {med:.1f} ms, p95 {p95:.1f} ms, peak RSS {rss / 1024:.1f} MiB; "
+              f"/bin/true: median {stats([call(['/bin/true']) for _ in range(RUNS)])[0]:.1f} ms")
+        header("Hot path against process start (guest)", "static hello-world")
+        for s in sides[:1]:
+            lv = "hot"
+            sh("lvcreate", "-q", "-y", "-n", lv, "-L", "8M", "-a", "y", vg)
+            row("init", [s.run("init") for _ in range(RUNS)], hello_samples)
+            row("isattached, active LV", [s.run("isattached", s.options(lv), "bench-node") for _ in range(RUNS)],
+                hello_samples)
+            row("waitforattach, active LV", [s.run("waitforattach", s.device(lv), s.options(lv)) for _ in range(RUNS)],
+                hello_samples)
+        results = operations(sides, vg)
+        header("Per operation (guest, real LVM)")
+        for name in results["driver"]:
+            row(name, results["driver"][name], results["baseline"][name])
+        header("Scale: LVs in the VG (a second VG present)")
+        for label, (d, b) in scale(sides, vg, [0, 98, 498]):
+            row(label, d, b)
+        print("\n### Concurrency: 16 volumes through the full kubelet order at once\n")
+        print("| implementation | total wall s | p95 per op ms | errors | leaked mounts | leaked DM devices |")
+        print("|---|---|---|---|---|---|")
+        for s in sides:
+            wall, p95, errors, mounts, dms = concurrency(s, vg)
+            ops = ", ".join(f"{op} {ms:.0f}" for op, ms in p95.items())
+            print(f"| {s.name} | {wall:.1f} | {ops} | {len(errors)} | {len(mounts)} | {len(dms)} |", flush=True)
+            for error in errors[:3]:
+                print(f"  error: {error}")
+    finally:
+        for line in reversed(open("/proc/self/mountinfo").read().splitlines()):
+            point = line.split()[4]
+            if point.startswith(work):
+                unmount(point)
+        for name in (vg, other):
+            subprocess.run(["vgremove", "-q", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for loop in loops:
+            subprocess.run(["losetup", "-d", loop])
+        subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "host":
+        host(sys.argv[2], sys.argv[3])
+    else:
+        guest(sys.argv[2], sys.argv[3], sys.argv[4])
