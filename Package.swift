@@ -37,7 +37,7 @@ let package = Package(
             ],
             linkerSettings: [
                 .linkedLibrary("devmapper"),
-                .linkedLibrary("lvm2cmd"),
+                .linkedLibrary("dl"),
             ]
         ),
         // Linux calls Swift's Glibc module does not expose.
@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "CBlkid",
             cSettings: [.define("_GNU_SOURCE"), .treatAllWarnings(as: .error)],
-            linkerSettings: [.linkedLibrary("blkid")]
+            linkerSettings: [.linkedLibrary("dl")]
         ),
         // Errors, system-call helpers, configuration, JSON and the driver's log.
         .target(name: "FlexLVMCore", dependencies: ["CSystem"], swiftSettings: strict),

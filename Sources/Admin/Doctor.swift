@@ -40,9 +40,11 @@ struct Doctor: ParsableCommand {
                     ("detail", JSONWriter.string(check.detail)), ("fix", JSONWriter.string(check.fix)),
                 ])
             }
-            print(JSONWriter.object([
-                ("ok", String(!checks.contains { $0.status == .fail })), ("checks", "[" + items.joined(separator: ",") + "]"),
-            ]))
+            print(
+                JSONWriter.object([
+                    ("ok", String(!checks.contains { $0.status == .fail })),
+                    ("checks", "[" + items.joined(separator: ",") + "]"),
+                ]))
         case .table:
             for check in checks {
                 let mark = check.status == .ok ? "ok  " : check.status == .warning ? "warn" : "FAIL"
@@ -64,48 +66,62 @@ struct Doctor: ParsableCommand {
             deviceMapperWorks = true
             checks.append(Check(name: "kernel device-mapper", status: .ok, detail: "driver \(version)"))
         } catch {
-            checks.append(Check(
-                name: "kernel device-mapper", status: .fail, detail: "not available in this kernel (\(error))",
-                fix: "load it with 'modprobe dm-mod'; the kernel needs CONFIG_BLK_DEV_DM"))
+            checks.append(
+                Check(
+                    name: "kernel device-mapper", status: .fail, detail: "not available in this kernel (\(error))",
+                    fix: "load it with 'modprobe dm-mod'; the kernel needs CONFIG_BLK_DEV_DM"))
         }
-        checks.append(Check(
-            name: "libdevmapper", status: .ok, detail: "loaded, version \((try? DeviceMapper.libraryVersion()) ?? "unknown")"))
+        checks.append(
+            Check(
+                name: "libdevmapper", status: .ok,
+                detail: "loaded, version \((try? DeviceMapper.libraryVersion()) ?? "unknown")"))
         do {
             let lvm = try LVM()
             checks.append(Check(name: "liblvm2cmd", status: .ok, detail: "loaded, \(try lvm.version())"))
             let udevSync = try lvm.configurationValue("activation/udev_sync") ?? "?"
             let udevRunning = Files.exists("/run/udev/control")
             if udevSync.hasSuffix("1") && !udevRunning {
-                checks.append(Check(
-                    name: "lvm.conf activation/udev_sync", status: .fail, detail: "udev_sync=1 but udev is not running here",
-                    fix: "run udev, or set activation { udev_sync = 0 udev_rules = 0 verify_udev_operations = 1 }"))
+                checks.append(
+                    Check(
+                        name: "lvm.conf activation/udev_sync", status: .fail,
+                        detail: "udev_sync=1 but udev is not running here",
+                        fix: "run udev, or set activation { udev_sync = 0 udev_rules = 0 verify_udev_operations = 1 }"))
             } else {
-                checks.append(Check(
-                    name: "lvm.conf activation/udev_sync", status: .ok,
-                    detail: "\(udevSync) (udev \(udevRunning ? "running" : "not running"))"))
+                checks.append(
+                    Check(
+                        name: "lvm.conf activation/udev_sync", status: .ok,
+                        detail: "\(udevSync) (udev \(udevRunning ? "running" : "not running"))"))
             }
             let lockd = try lvm.configurationValue("global/use_lvmlockd") ?? "?"
-            checks.append(Check(
-                name: "lvm.conf global/use_lvmlockd", status: lockd.hasSuffix("1") ? .warning : .ok, detail: lockd,
-                fix: lockd.hasSuffix("1") ? "shared VGs need lvmlockd running; local VGs are simpler" : ""))
+            checks.append(
+                Check(
+                    name: "lvm.conf global/use_lvmlockd", status: lockd.hasSuffix("1") ? .warning : .ok, detail: lockd,
+                    fix: lockd.hasSuffix("1") ? "shared VGs need lvmlockd running; local VGs are simpler" : ""))
             for setting in ["devices/filter", "devices/global_filter"] {
                 let value = (try? lvm.configurationValue(setting)) ?? nil
                 checks.append(Check(name: "lvm.conf \(setting)", status: .ok, detail: value ?? "(none)"))
             }
         } catch {
-            checks.append(Check(
-                name: "liblvm2cmd", status: .fail, detail: "cannot initialise (\(error))",
-                fix: "install lvm2 (liblvm2cmd 2.03) and check /etc/lvm/lvm.conf"))
+            checks.append(
+                Check(
+                    name: "liblvm2cmd", status: .fail, detail: "cannot initialise (\(error))",
+                    fix: "install lvm2 (liblvm2cmd 2.03) and check /etc/lvm/lvm.conf"))
         }
 
-        for (filesystem, tools) in [("ext4", ["mkfs.ext4", "resize2fs"]), ("xfs", ["mkfs.xfs", "xfs_growfs"]),
-            ("btrfs", ["mkfs.btrfs", "btrfs"])]
-        {
+        for (filesystem, tools) in [
+            ("ext4", ["mkfs.ext4", "resize2fs"]), ("xfs", ["mkfs.xfs", "xfs_growfs"]),
+            ("btrfs", ["mkfs.btrfs", "btrfs"]),
+        ] {
             let missing = tools.filter { (try? Subprocess.resolve($0)) == nil }
-            checks.append(Check(
-                name: "\(filesystem) tools", status: missing.isEmpty ? .ok : filesystem == "ext4" ? .fail : .warning,
-                detail: missing.isEmpty ? tools.joined(separator: ", ") + " found" : "missing \(missing.joined(separator: ", "))",
-                fix: missing.isEmpty ? "" : "install \(["ext4": "e2fsprogs", "xfs": "xfsprogs", "btrfs": "btrfs-progs"][filesystem]!)"))
+            checks.append(
+                Check(
+                    name: "\(filesystem) tools",
+                    status: missing.isEmpty ? .ok : filesystem == "ext4" ? .fail : .warning,
+                    detail: missing.isEmpty
+                        ? tools.joined(separator: ", ") + " found" : "missing \(missing.joined(separator: ", "))",
+                    fix: missing.isEmpty
+                        ? ""
+                        : "install \(["ext4": "e2fsprogs", "xfs": "xfsprogs", "btrfs": "btrfs-progs"][filesystem]!)"))
         }
 
         checks += pluginChecks()
@@ -113,14 +129,21 @@ struct Doctor: ParsableCommand {
         let source =
             Environment.value("FLEXLVM_NODE_NAME") != nil
             ? "FLEXLVM_NODE_NAME" : configuration.nodeName != nil ? "config file" : "host name, as kubelet's default"
-        checks.append(Check(
-            name: "node name", status: .ok, detail: "\(nodeName) (from \(source))",
-            fix: "it must equal the Node object's name; set FLEXLVM_NODE_NAME or nodeName if kubelet uses --hostname-override"))
-        for (name, path) in [("log dir", Paths.directory(of: configuration.logFile)), ("state dir", configuration.stateDir)] {
+        checks.append(
+            Check(
+                name: "node name", status: .ok, detail: "\(nodeName) (from \(source))",
+                fix:
+                    "it must equal the Node object's name; set FLEXLVM_NODE_NAME or nodeName if kubelet uses --hostname-override"
+            ))
+        for (name, path) in [
+            ("log dir", Paths.directory(of: configuration.logFile)), ("state dir", configuration.stateDir),
+        ] {
             let writable = (try? Files.makeDirectories(path, mode: 0o750)) != nil && access(path, W_OK) == 0
-            checks.append(Check(
-                name: name, status: writable ? .ok : .warning, detail: "\(path) \(writable ? "writable" : "not writable")",
-                fix: writable ? "" : "the driver needs \(path) writable as root"))
+            checks.append(
+                Check(
+                    name: name, status: writable ? .ok : .warning,
+                    detail: "\(path) \(writable ? "writable" : "not writable")",
+                    fix: writable ? "" : "the driver needs \(path) writable as root"))
         }
         if !deviceMapperWorks, let first = checks.firstIndex(where: { $0.name == "kernel device-mapper" }) {
             checks.insert(checks.remove(at: first), at: 0)
@@ -131,9 +154,11 @@ struct Doctor: ParsableCommand {
     func pluginChecks() -> [Check] {
         let layout = PluginLayout(pluginDir: pluginDir)
         guard Files.exists(layout.driverFile) else {
-            return [Check(
-                name: "plugin install", status: .fail, detail: "\(layout.driverFile) does not exist",
-                fix: "run 'flexlvm install --plugin-dir \(pluginDir)' (or the DaemonSet in manifests/)")]
+            return [
+                Check(
+                    name: "plugin install", status: .fail, detail: "\(layout.driverFile) does not exist",
+                    fix: "run 'flexlvm install --plugin-dir \(pluginDir)' (or the DaemonSet in manifests/)")
+            ]
         }
         var checks: [Check] = []
         for path in [layout.driverFile, layout.nodeBinary] {
@@ -143,30 +168,37 @@ struct Doctor: ParsableCommand {
             }
             let executable = info.st_mode & 0o111 == 0o111
             let worldWritable = info.st_mode & 0o002 != 0
-            checks.append(Check(
-                name: "plugin file \(Paths.baseName(of: path))", status: executable && !worldWritable ? .ok : .fail,
-                detail: "mode \(String(info.st_mode & 0o7777, radix: 8))",
-                fix: executable && !worldWritable ? "" : "chmod 0755 \(path)"))
+            checks.append(
+                Check(
+                    name: "plugin file \(Paths.baseName(of: path))", status: executable && !worldWritable ? .ok : .fail,
+                    detail: "mode \(String(info.st_mode & 0o7777, radix: 8))",
+                    fix: executable && !worldWritable ? "" : "chmod 0755 \(path)"))
         }
         let head = (try? Files.read(layout.driverFile, limit: 512 << 20).prefix(4096)) ?? []
         let dynamic = String(decoding: head, as: UTF8.self).contains("ld-linux")
-        checks.append(Check(
-            name: "driver file linkage", status: dynamic ? .warning : .ok,
-            detail: dynamic ? "dynamically linked: it cannot run in kube-controller-manager's image" : "static",
-            fix: dynamic ? "install the files from scripts/build-release" : ""))
-        let strays = ((try? Files.list(layout.driverDir)) ?? []).filter { !$0.hasPrefix(".") && $0 != KubeletPaths.driver }
-        checks.append(Check(
-            name: "plugin dir contents", status: strays.isEmpty ? .ok : .warning,
-            detail: strays.isEmpty ? "\(layout.driverDir) holds only the driver" : "stray files: \(strays.joined(separator: ", "))",
-            fix: strays.isEmpty ? "" : "remove them: kubelet re-probes on every change in this dir"))
+        checks.append(
+            Check(
+                name: "driver file linkage", status: dynamic ? .warning : .ok,
+                detail: dynamic ? "dynamically linked: it cannot run in kube-controller-manager's image" : "static",
+                fix: dynamic ? "install the files from scripts/build-release" : ""))
+        let strays = ((try? Files.list(layout.driverDir)) ?? []).filter {
+            !$0.hasPrefix(".") && $0 != KubeletPaths.driver
+        }
+        checks.append(
+            Check(
+                name: "plugin dir contents", status: strays.isEmpty ? .ok : .warning,
+                detail: strays.isEmpty
+                    ? "\(layout.driverDir) holds only the driver" : "stray files: \(strays.joined(separator: ", "))",
+                fix: strays.isEmpty ? "" : "remove them: kubelet re-probes on every change in this dir"))
         if let result = try? Subprocess.run([layout.driverFile, "init"], timeout: 10),
             result.standardOutput.contains("\"status\":\"Success\""), result.stderr.isEmpty
         {
             checks.append(Check(name: "driver init", status: .ok, detail: result.standardOutput.trimmingSpaces))
         } else {
-            checks.append(Check(
-                name: "driver init", status: .fail, detail: "\(layout.driverFile) init did not answer Success",
-                fix: "reinstall; run it by hand to see its reply"))
+            checks.append(
+                Check(
+                    name: "driver init", status: .fail, detail: "\(layout.driverFile) init did not answer Success",
+                    fix: "reinstall; run it by hand to see its reply"))
         }
         return checks
     }

@@ -33,12 +33,15 @@ struct Install: ParsableCommand {
 
     func run() throws {
         try admin {
-            guard pluginDir.hasPrefix("/") else { throw FlexLVMError(.invalidArgument, "--plugin-dir must be absolute") }
+            guard pluginDir.hasPrefix("/") else {
+                throw FlexLVMError(.invalidArgument, "--plugin-dir must be absolute")
+            }
             guard let node = Paths.currentExecutable() else {
                 throw FlexLVMError(.internalError, "cannot read /proc/self/exe")
             }
             let here = Paths.directory(of: node)
-            guard let driver = [KubeletPaths.driver, "flexlvm"].map({ Paths.join(here, $0) }).first(where: Files.exists)
+            guard
+                let driver = [KubeletPaths.driver, "flexlvm"].map({ Paths.join(here, $0) }).first(where: Files.exists)
             else {
                 throw FlexLVMError(.notFound, "no driver file (lvm or flexlvm) beside \(node) to install")
             }

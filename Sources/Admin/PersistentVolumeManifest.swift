@@ -23,20 +23,29 @@ public struct PersistentVolumeManifest: Sendable, Equatable {
 
     /// Checks the Kubernetes rules for the names this manifest carries.
     public func validate() throws {
-        let subdomain = name.utf8.count <= 253 && !name.isEmpty
+        let subdomain =
+            name.utf8.count <= 253 && !name.isEmpty
             && name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") }
             && name.first!.isLetterOrNumber && name.last!.isLetterOrNumber
         guard subdomain else {
-            throw FlexLVMError(.invalidArgument, "PV name \(quoted(name)) is not a DNS subdomain (lowercase letters, digits, '-', '.')")
+            throw FlexLVMError(
+                .invalidArgument, "PV name \(quoted(name)) is not a DNS subdomain (lowercase letters, digits, '-', '.')"
+            )
         }
-        guard storageClass.isEmpty || storageClass.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") })
+        guard
+            storageClass.isEmpty
+                || storageClass.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == ".") })
         else { throw FlexLVMError(.invalidArgument, "storage class \(quoted(storageClass)) is not a valid name") }
-        guard !node.isEmpty, node.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) else {
+        guard !node.isEmpty, node.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) })
+        else {
             throw FlexLVMError(.invalidArgument, "node name \(quoted(node)) is not a valid label value")
         }
         let allowed = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteOncePod"]
         for mode in accessModes where !allowed.contains(mode) {
-            throw FlexLVMError(.invalidArgument, "access mode \(quoted(mode)) is not one of \(allowed.joined(separator: ", ")) (a node-local LV cannot be shared across nodes)")
+            throw FlexLVMError(
+                .invalidArgument,
+                "access mode \(quoted(mode)) is not one of \(allowed.joined(separator: ", ")) (a node-local LV cannot be shared across nodes)"
+            )
         }
     }
 

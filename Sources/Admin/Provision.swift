@@ -36,7 +36,8 @@ struct Provision: ParsableCommand {
             let requested = try Quantity.bytes(size)
             let node = NodeIdentity.localNodeName(configuration)
             var manifest = PersistentVolumeManifest(
-                name: pvName ?? PersistentVolumeManifest.defaultName(node: node, volumeGroup: vg, volume: name), node: node,
+                name: pvName ?? PersistentVolumeManifest.defaultName(node: node, volumeGroup: vg, volume: name),
+                node: node,
                 volumeGroup: vg, volume: name, capacityBytes: requested, fsType: filesystem.rawValue,
                 storageClass: storageClass, accessModes: accessMode)
             try manifest.validate()
@@ -58,7 +59,10 @@ struct Provision: ParsableCommand {
                 }
                 if space == nil {
                     try? Files.writeAll(
-                        2, Array("note: VG \(vg) is not on this machine; the capacity assumes LVM's default 4 MiB extents\n".utf8),
+                        2,
+                        Array(
+                            "note: VG \(vg) is not on this machine; the capacity assumes LVM's default 4 MiB extents\n"
+                                .utf8),
                         object: "stderr")
                 }
                 let extent = max(space?.extentSize ?? 4 << 20, 1)

@@ -22,7 +22,8 @@ public enum Quantity {
             number.filter({ $0 == "." }).count <= 1, let value = Double(number), value > 0
         else {
             throw FlexLVMError(
-                .invalidArgument, "size \(quoted(text)) is not a positive Kubernetes quantity such as 10Gi, 500M or 1073741824")
+                .invalidArgument,
+                "size \(quoted(text)) is not a positive Kubernetes quantity such as 10Gi, 500M or 1073741824")
         }
         let bytes = (value * multiplier).rounded(.up)
         guard bytes < 9.0e18 else { throw FlexLVMError(.invalidArgument, "size \(quoted(text)) is too large") }
@@ -31,7 +32,8 @@ public enum Quantity {
 
     /// `bytes` in the largest binary unit that divides it, as Kubernetes writes quantities.
     public static func format(_ bytes: UInt64) -> String {
-        for (suffix, value) in suffixes.prefix(6).reversed() where bytes % UInt64(value) == 0 && bytes >= UInt64(value) {
+        for (suffix, value) in suffixes.prefix(6).reversed() where bytes % UInt64(value) == 0 && bytes >= UInt64(value)
+        {
             return "\(bytes / UInt64(value))\(suffix)"
         }
         return String(bytes)

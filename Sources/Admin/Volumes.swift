@@ -48,7 +48,9 @@ struct Volumes: ParsableCommand {
             }
             for (volumeName, ref) in try VolumeMap(stateDir: configuration.stateDir).entries() {
                 if names[ref] == nil { names[ref] = volumeName }
-                if !volumes.contains(where: { $0.ref == ref }), let info = try? lvm.logicalVolume(ref) { volumes.append(info) }
+                if !volumes.contains(where: { $0.ref == ref }), let info = try? lvm.logicalVolume(ref) {
+                    volumes.append(info)
+                }
             }
             let table = try MountTable.current()
             let rows = try volumes.sorted { $0.ref.lvmPath < $1.ref.lvmPath }.map { info -> Row in
@@ -67,7 +69,8 @@ struct Volumes: ParsableCommand {
             case .json:
                 let objects = rows.map { row in
                     JSONWriter.object([
-                        ("vg", JSONWriter.string(row.info.ref.volumeGroup)), ("lv", JSONWriter.string(row.info.ref.name)),
+                        ("vg", JSONWriter.string(row.info.ref.volumeGroup)),
+                        ("lv", JSONWriter.string(row.info.ref.name)),
                         ("sizeBytes", String(row.info.sizeBytes)), ("active", String(row.active)),
                         ("persistentVolume", JSONWriter.string(row.persistentVolume)),
                         ("filesystem", JSONWriter.string(row.filesystem)),

@@ -1,6 +1,10 @@
 import CBlkid
 import FlexLVMCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What libblkid finds on a block device, read in-process.
 public enum BlockProbe {
     /// A signature found on a device.
@@ -24,6 +28,8 @@ public enum BlockProbe {
         case -2:
             throw FlexLVMError(
                 .busy, "\(device) carries several conflicting signatures (libblkid: ambiguous); refusing to touch it")
+        case -ELIBACC, -ELIBBAD:
+            throw FlexLVMError(.notFound, "libblkid (libblkid.so.1) cannot be loaded; install libblkid1 (util-linux)")
         default:
             throw FlexLVMError(.system, "libblkid probe of \(device)", cause: Errno(-status))
         }

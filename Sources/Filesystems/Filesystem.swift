@@ -34,6 +34,15 @@ public enum Filesystem: String, Sendable, CaseIterable {
         }
     }
 
+    /// The argv of a read-only consistency check of an unmounted filesystem.
+    public func checkArguments(device: String) -> [String] {
+        switch self {
+        case .ext4: return ["e2fsck", "-n", "-f", device]
+        case .xfs: return ["xfs_repair", "-n", device]
+        case .btrfs: return ["btrfs", "check", "--readonly", device]
+        }
+    }
+
     /// The argv that grows the mounted filesystem to its device's size, online.
     public func growArguments(device: String, mountPath: String) -> [String] {
         switch self {
@@ -43,26 +52,70 @@ public enum Filesystem: String, Sendable, CaseIterable {
         }
     }
 
-    /// Splits and checks the PV's `mkfsOptions`: words of `[A-Za-z0-9=,._:+/-]`, and no
-    /// flag that forces mkfs over an existing signature.
-    public static func mkfsExtraArguments(_ text: String?) throws -> [String] {
+    /// mkfs flags a PV may add: flag → whether it takes a value. Nothing that names another
+    /// device, a log or realtime device, a source dir or a proto file, and no force flag.
+    public var allowedMkfsFlags: [String: Bool] {
+        switch self {
+        case .ext4:
+            return [
+                "-b": true, "-C": true, "-E": true, "-g": true, "-G": true, "-i": true, "-I": true, "-L": true,
+                "-m": true,
+                "-N": true, "-O": true, "-T": true, "-U": true, "-e": true, "-r": true, "-j": false, "-q": false,
+            ]
+        case .xfs:
+            return [
+                "-b": true, "-d": true, "-i": true, "-l": true, "-L": true, "-m": true, "-n": true, "-s": true,
+                "-q": false,
+                "-K": false,
+            ]
+        case .btrfs:
+            return [
+                "-L": true, "-n": true, "-s": true, "-O": true, "-R": true, "-d": true, "-m": true, "-U": true,
+                "--csum": true, "-M": false, "-q": false, "-K": false,
+            ]
+        }
+    }
+
+    /// Splits and checks the PV's `mkfsOptions` against ``allowedMkfsFlags``: each flag is
+    /// allowed for this filesystem, and values use `[A-Za-z0-9=,._:+-]` (no '/', so no
+    /// paths).
+    public func mkfsExtraArguments(_ text: String?) throws -> [String] {
         guard let text, !text.trimmingSpaces.isEmpty else { return [] }
         let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        for word in words {
-            guard word.utf8.count <= 128,
-                word.utf8.allSatisfy({ byte in
+        var index = 0
+        while index < words.count {
+            let flag = words[index]
+            if ["-f", "-F", "--force", "-FF"].contains(flag)
+                || (flag.hasPrefix("-") && !flag.hasPrefix("--") && flag.contains(where: { $0 == "f" || $0 == "F" })
+                    && allowedMkfsFlags[flag] == nil)
+            {
+                throw FlexLVMError(
+                    .invalidArgument,
+                    "mkfsOptions must not contain \(quoted(flag)): this driver never formats over existing data")
+            }
+            guard let takesValue = allowedMkfsFlags[flag] else {
+                throw FlexLVMError(
+                    .invalidArgument,
+                    "mkfsOptions flag \(quoted(flag)) is not allowed for \(rawValue) (allowed: \(allowedMkfsFlags.keys.sorted().joined(separator: " ")))"
+                )
+            }
+            index += 1
+            guard takesValue else { continue }
+            guard index < words.count else {
+                throw FlexLVMError(.invalidArgument, "mkfsOptions flag \(flag) needs a value")
+            }
+            let value = words[index]
+            guard !value.hasPrefix("-"), value.utf8.count <= 128,
+                value.utf8.allSatisfy({ byte in
                     (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                        || "=,._:+/-".utf8.contains(byte)
+                        || "=,._:+-".utf8.contains(byte)
                 })
             else {
                 throw FlexLVMError(
-                    .invalidArgument, "mkfsOptions word \(quoted(word)) has characters that are not allowed")
-            }
-            guard !["-f", "-F", "--force", "-FF"].contains(word) else {
-                throw FlexLVMError(
                     .invalidArgument,
-                    "mkfsOptions must not contain \(word): this driver never formats over existing data")
+                    "mkfsOptions value \(quoted(value)) of \(flag) has characters that are not allowed (no paths)")
             }
+            index += 1
         }
         return words
     }

@@ -26,6 +26,9 @@ public struct Configuration: Sendable, Equatable {
     public var lockDir: String = "/run/lock/flexlvm"
     /// kubelet's root dir (`FLEXLVM_KUBELET_ROOT`, `kubeletRoot`).
     public var kubeletRoot: String = "/var/lib/kubelet"
+    /// The VGs whose LVs the driver may serve (`FLEXLVM_VOLUME_GROUPS`, `volumeGroups`,
+    /// comma-separated); empty means any VG.
+    public var volumeGroups: [String] = []
     /// Whether `init` reports `attach: true` (`FLEXLVM_ATTACH`, `attach`).
     public var attach: Bool = true
 
@@ -67,6 +70,7 @@ public struct Configuration: Sendable, Equatable {
             ("FLEXLVM_NODE_NAME", "nodeName"), ("FLEXLVM_LOG", "logFile"), ("FLEXLVM_STATE_DIR", "stateDir"),
             ("FLEXLVM_LOCK_DIR", "lockDir"), ("FLEXLVM_STAGING_DIR", "stagingDir"),
             ("FLEXLVM_KUBELET_ROOT", "kubeletRoot"), ("FLEXLVM_ATTACH", "attach"),
+            ("FLEXLVM_VOLUME_GROUPS", "volumeGroups"),
         ]
         for (variable, key) in names {
             if let value = lookup(variable) { try set(key, value.trimmingSpaces, source: variable) }
@@ -87,6 +91,8 @@ public struct Configuration: Sendable, Equatable {
         case "lockDir": lockDir = try absolutePath()
         case "stagingDir": stagingDir = try absolutePath()
         case "kubeletRoot": kubeletRoot = try absolutePath()
+        case "volumeGroups":
+            volumeGroups = value.split(separator: ",").map { $0.trimmingSpaces }.filter { !$0.isEmpty }
         case "attach":
             switch value.lowercased() {
             case "true", "yes", "1": attach = true

@@ -164,8 +164,27 @@ public enum Subprocess {
                 }
             }
         }
+        // The pipes can close before the child exits (or it ignores SIGTERM, or sits in the
+        // kernel): the deadline also bounds the wait.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        while true {
+            let waited = waitpid(pid, &status, WNOHANG)
+            if waited == pid || (waited == -1 && errno != EINTR) { break }
+            let now = Clock.monotonicNanoseconds()
+            if let timeout, killAt == nil, now >= start + UInt64(timeout * 1e9) {
+                timedOut = true
+                kill(pid, SIGTERM)
+                killAt = now + UInt64(killGrace * 1e9)
+            }
+            if let deadline = killAt, now >= deadline {
+                kill(pid, SIGKILL)
+                if now >= deadline + UInt64(killGrace * 1e9) {
+                    // Unkillable (uninterruptible I/O): give up waiting; the kernel reaps it later.
+                    return Result(status: 128 + SIGKILL, stdout: stdout, stderr: stderr, timedOut: true)
+                }
+            }
+            usleep(5_000)
+        }
         let exitCode: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Result(status: exitCode, stdout: stdout, stderr: stderr, timedOut: timedOut)
     }

@@ -15,6 +15,14 @@ public enum Call: Sendable, Equatable {
     case expandVolume(VolumeOptions, mountPath: String, newSize: Int64, oldSize: Int64)
     case expandFS(VolumeOptions, devicePath: String, mountPath: String, newSize: Int64, oldSize: Int64)
 
+    /// attach, isattached and detach: the calls kube-controller-manager makes.
+    public var isControllerCall: Bool {
+        switch self {
+        case .attach, .isAttached, .detach: return true
+        default: return false
+        }
+    }
+
     /// The operation name as it appears in argv[1].
     public var operation: String {
         switch self {

@@ -36,17 +36,22 @@ public final class LVM {
 
     /// Opens a handle; library messages must already be routed (``LibraryMessages/install(log:)``).
     public init() throws {
-        let (handle, messages) = LibraryMessages.shared.capturing { lvm2_init() }
+        var error = [CChar](repeating: 0, count: 512)
+        guard flexlvm_lvm_load(&error, error.count) == 0 else {
+            let text = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw FlexLVMError(.lvm, "liblvm2cmd cannot be loaded (\(text)); install lvm2 (liblvm2cmd 2.03)")
+        }
+        let (handle, messages) = LibraryMessages.shared.capturing { flexlvm_lvm_init() }
         guard let handle else {
             throw FlexLVMError(
                 .lvm, "lvm2_init failed",
                 cause: LVMMessagesError(messages: messages.filter(\.isError).map(\.text)))
         }
         self.handle = handle
-        lvm2_disable_dmeventd_monitoring(handle)
+        flexlvm_lvm_disable_monitoring(handle)
     }
 
-    deinit { lvm2_exit(handle) }
+    deinit { flexlvm_lvm_exit(handle) }
 
     /// Runs one LVM command line, e.g. `["lvchange", "-ay", "vg/lv"]`, for `object`.
     ///
@@ -62,7 +67,7 @@ public final class LVM {
         }
         let line = words.joined(separator: " ")
         LibraryMessages.shared.note("lvm-command", line)
-        let (raw, messages) = LibraryMessages.shared.capturing { lvm2_run(handle, line) }
+        let (raw, messages) = LibraryMessages.shared.capturing { flexlvm_lvm_run(handle, line) }
         let output = Output(
             lines: messages.filter { $0.source == .lvm && $0.level == 4 }.map(\.text), messages: messages)
         guard raw == Status.succeeded.rawValue else {

@@ -149,7 +149,10 @@ extension LVM {
 
     /// Every LV of the node, or those carrying `tag`.
     public func logicalVolumes(tagged tag: String? = nil) throws -> [LogicalVolumeInfo] {
-        var words = ["lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o", "vg_name,lv_name," + Self.reportFields]
+        var words = [
+            "lvs", "--noheadings", "--nosuffix", "--units", "b", "--separator", "|", "-o",
+            "vg_name,lv_name," + Self.reportFields,
+        ]
         if let tag { words += ["@\(tag)"] }
         let output = try run(words, for: tag.map { "LVs tagged \($0)" } ?? "LVs")
         return try output.lines.filter { $0.contains("|") }.map { line in

@@ -22,8 +22,14 @@ public enum MountCalls {
         _ = try systemCall("mount(bind, \(source))", target) {
             Glibc.mount(source, target, nil, UInt(MS_BIND), nil)
         }
-        try makePrivate(target)
-        if readOnly { try remountReadOnly(bind: target) }
+        do {
+            try makePrivate(target)
+            if readOnly { try remountReadOnly(bind: target) }
+        } catch {
+            // Never leave a shared or read-write bind where a private or read-only one was asked.
+            _ = umount2(target, Int32(UMOUNT_NOFOLLOW))
+            throw error
+        }
     }
 
     /// Sets the propagation of the mount at `target` to private.

@@ -6,7 +6,7 @@ import LVM
 extension NodeDriver {
     /// attach on the node: activate the LV and return its device.
     func attach(_ options: VolumeOptions) throws -> Reply {
-        let ref = try options.logicalVolume()
+        let ref = try volume(options)
         let lock = try lockVolume(ref)
         defer { lock.release() }
         let device = try ensureActive(ref)
@@ -17,7 +17,7 @@ extension NodeDriver {
     /// waitforattach: resolve the LV from the options (never trust the given path, which may
     /// be stale after a reboot), activate it if needed, wait for its device, return it.
     func waitForAttach(devicePath: String, _ options: VolumeOptions) throws -> Reply {
-        let ref = try options.logicalVolume()
+        let ref = try volume(options)
         let lock = try lockVolume(ref)
         defer { lock.release() }
         let device = try ensureActive(ref)
@@ -30,7 +30,7 @@ extension NodeDriver {
 
     /// isattached on the node: the kernel's truth, from libdevmapper alone.
     func isAttached(_ options: VolumeOptions) throws -> Reply {
-        let ref = try options.logicalVolume()
+        let ref = try volume(options)
         let attached = try activeDevice(ref, waitForNode: false) != nil
         return Reply(.success, attached: attached)
     }

@@ -18,22 +18,23 @@ import Mounts
 /// could drift after a crash or a reboot.
 extension NodeDriver {
     func stagingPath(_ ref: LogicalVolumeRef) -> String {
-        Paths.join(configuration.stagingDir, ref.deviceMapperName)
+        Paths.join(MountTable.canonical(configuration.stagingDir), ref.deviceMapperName)
     }
 
     /// mount (attach:false): activate, format only if blank, mount on the staging dir, bind
     /// into the pod dir. Secrets may arrive here; they are neither used, logged nor stored.
     func mountDirect(podDir: String, _ options: VolumeOptions) throws -> Reply {
-        _ = try paths.podVolume(podDir)
-        let ref = try options.logicalVolume()
+        let podVolume = try paths.podVolume(podDir)
+        let ref = try volume(options)
         let filesystem = try Filesystem(fsTypeOption: options.fsType)
         var mountOptions = try MountOptions.parse(options.mountOptions ?? "", fsType: filesystem.rawValue)
         if options.readOnly { mountOptions.flags |= UInt(MS_RDONLY) }
-        let mkfsExtra = try Filesystem.mkfsExtraArguments(options.mkfsOptions)
+        let mkfsExtra = try filesystem.mkfsExtraArguments(options.mkfsOptions)
 
         let lock = try lockVolume(ref)
         defer { lock.release() }
         let (device, activated) = try activate(ref)
+        try volumeMap.record(podVolume.volumeName, ref)
         do {
             try stageAndBind(ref, device: device, podDir: podDir, options, filesystem, mountOptions, mkfsExtra, lock)
         } catch {
@@ -63,18 +64,8 @@ extension NodeDriver {
             readOnly: options.readOnly, mkfsExtra: mkfsExtra, lock: lock)
         checkpoint("mount-direct-staged")
 
-        if let existing = try MountTable.current().mount(at: podDir) {
-            guard existing.backingDevice == number else {
-                throw FlexLVMError(
-                    .busy,
-                    "\(podDir) already has another filesystem mounted (\(existing.source), device \(existing.device))")
-            }
-            try MountCalls.makePrivate(podDir)
-            if options.readOnly && !existing.isReadOnly { try MountCalls.remountReadOnly(bind: podDir) }
-            return
-        }
-        try Files.makeDirectories(podDir, mode: 0o750)
-        try MountCalls.bind(staging, at: podDir, readOnly: options.readOnly)
+        try bindIntoPod(
+            staging, at: podDir, number: number, readOnly: options.readOnly, table: try MountTable.current())
     }
 
     /// unmount (attach:false): unbind the pod dir, then release every staged LV that no
@@ -87,17 +78,19 @@ extension NodeDriver {
         }
         checkpoint("unmount-direct-unbound")
         try releaseUnusedStagedVolumes()
+        try releaseIdleRecordedVolumes()
         return .success()
     }
 
     /// Unmounts and deactivates each staged LV whose device has no mount but its staging
     /// mount, under that LV's lock.
     func releaseUnusedStagedVolumes() throws {
-        let prefix = configuration.stagingDir.hasSuffix("/") ? configuration.stagingDir : configuration.stagingDir + "/"
+        let prefix = MountTable.canonical(configuration.stagingDir) + "/"
         let staged = try MountTable.current().entries.filter { $0.mountPoint.hasPrefix(prefix) }
         for entry in staged {
-            guard let ref = LogicalVolumeRef(deviceMapperName: Paths.baseName(of: entry.mountPoint)) else { continue }
-            let lock = try lockVolume(ref)
+            guard let ref = LogicalVolumeRef(deviceMapperName: Paths.baseName(of: entry.mountPoint)),
+                let lock = try FileLock.tryLock(path: lockPath(ref))
+            else { continue }
             defer { lock.release() }
             try releaseStagedIfUnused(ref)
         }

@@ -10,7 +10,7 @@ extension NodeDriver {
     func expandFilesystem(
         _ options: VolumeOptions, devicePath: String, mountPath: String, newSize: Int64, oldSize: Int64
     ) throws -> Reply {
-        let ref = try options.logicalVolume()
+        let ref = try volume(options)
         let lock = try lockVolume(ref)
         defer { lock.release() }
         try growLogicalVolume(ref, to: newSize, from: oldSize)
@@ -39,7 +39,7 @@ extension NodeDriver {
 
     /// expandvolume: grow the LV only.
     func expandVolume(_ options: VolumeOptions, newSize: Int64, oldSize: Int64) throws -> Reply {
-        let ref = try options.logicalVolume()
+        let ref = try volume(options)
         let lock = try lockVolume(ref)
         defer { lock.release() }
         try growLogicalVolume(ref, to: newSize, from: oldSize)

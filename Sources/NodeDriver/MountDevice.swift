@@ -23,11 +23,11 @@ extension NodeDriver {
             )
         }
         _ = try paths.volumeName(ofGlobalMountPath: mountPath)
-        let ref = try options.logicalVolume()
+        let ref = try volume(options)
         let filesystem = try Filesystem(fsTypeOption: options.fsType)
         var mountOptions = try MountOptions.parse(options.mountOptions ?? "", fsType: filesystem.rawValue)
         if options.readOnly { mountOptions.flags |= UInt(MS_RDONLY) }
-        let mkfsExtra = try Filesystem.mkfsExtraArguments(options.mkfsOptions)
+        let mkfsExtra = try filesystem.mkfsExtraArguments(options.mkfsOptions)
 
         try checkDevicePath(devicePath, of: ref)
 
@@ -56,6 +56,18 @@ extension NodeDriver {
             }
             return
         }
+        let table = try MountTable.current()
+        let ours = [paths.globalMountsDirectory, configuration.stagingDir, paths.podsDirectory].map {
+            MountTable.canonical($0) + "/"
+        }
+        if let foreign = table.mounts(of: number).first(where: { entry in
+            !ours.contains { entry.mountPoint.hasPrefix($0) }
+        }) {
+            throw FlexLVMError(
+                .busy,
+                "LV \(ref) is mounted at \(foreign.mountPoint), outside kubelet's and this driver's dirs (by the node "
+                    + "or an admin); it is not given to a pod")
+        }
         try prepareFilesystem(filesystem, on: device, of: ref, readOnly: readOnly, mkfsExtra: mkfsExtra, lock: lock)
         try Files.makeDirectories(path, mode: 0o750)
         checkpoint("mount-filesystem-before")
@@ -68,18 +80,31 @@ extension NodeDriver {
         _ filesystem: Filesystem, on device: String, of ref: LogicalVolumeRef, readOnly: Bool, mkfsExtra: [String],
         lock: FileLock
     ) throws {
-        // A marker left by a format that never finished (the driver or the node died during
-        // mkfs) means the device holds nothing but that unfinished mkfs: it is made again.
+        // A marker is written before mkfs and removed after it: one left behind means a mkfs
+        // of this very LV (same DM UUID) was cut off, by a crash or by its own failure.
         let marker = Paths.join(Paths.join(configuration.stateDir, "formatting"), ref.deviceMapperName)
-        let unfinished = Files.exists(marker)
-        if !unfinished, let signature = try BlockProbe.probe(device) {
+        let uuid = try DeviceMapper.info(name: ref.deviceMapperName)?.uuid ?? ""
+        let markerText =
+            Files.exists(marker) ? String(decoding: try Files.read(marker, limit: 4096), as: UTF8.self) : nil
+        let interrupted = markerText?.trimmingSpaces == uuid && !uuid.isEmpty
+        if markerText != nil && !interrupted { try removeMarker(marker) }
+
+        var force = false
+        if let signature = try BlockProbe.probe(device) {
             guard signature.type == filesystem.rawValue else {
                 throw FlexLVMError(
                     .unsupported,
                     "LV \(ref) holds \(signature), not \(filesystem.rawValue); it is never formatted over, and nothing "
                         + "was changed (set the PV's fsType to \(signature.type) if this is the data to mount)")
             }
-            return
+            guard interrupted else { return }
+            // After an interrupted mkfs, a filesystem that checks clean is complete (whoever
+            // made it) and is kept; only a broken one, the cut-off mkfs's, is made again.
+            if try filesystemIsClean(filesystem, device: device) {
+                try removeMarker(marker)
+                return
+            }
+            force = true
         }
         guard !readOnly else {
             throw FlexLVMError(
@@ -88,9 +113,9 @@ extension NodeDriver {
                     + "mount it read-write once, or create the filesystem by hand")
         }
         try Files.makeDirectories(Paths.directory(of: marker), mode: 0o755)
-        try Files.writeAtomically(marker, Array("\(filesystem.rawValue)\n".utf8))
-        let arguments = filesystem.mkfsArguments(device: device, extra: mkfsExtra, force: unfinished)
-        log?.record("info", "mkfs", [("command", arguments.joined(separator: " ")), ("redo", String(unfinished))])
+        try Files.writeAtomically(marker, Array("\(uuid)\n".utf8))
+        let arguments = filesystem.mkfsArguments(device: device, extra: mkfsExtra, force: force)
+        log?.record("info", "mkfs", [("command", arguments.joined(separator: " ")), ("redo", String(force))])
         checkpoint("mkfs-before")
         // mkfs inherits the volume lock: if this process dies, a retry still waits for it.
         let result = try Subprocess.run(
@@ -98,6 +123,8 @@ extension NodeDriver {
             onSpawn: { pid in checkpointDuringChild("mkfs-running", child: pid) })
         checkpoint("mkfs-after")
         guard result.succeeded else {
+            // mkfs refused or failed by itself: if it left nothing, no redo is owed.
+            if try BlockProbe.probe(device) == nil { try removeMarker(marker) }
             throw FlexLVMError(
                 .system,
                 "\(arguments[0]) on \(device) \(result.timedOut ? "timed out after \(Int(commandTimeout)) s" : "failed with exit status \(result.status)")"
@@ -107,7 +134,25 @@ extension NodeDriver {
             throw FlexLVMError(
                 .system, "\(arguments[0]) on \(device) succeeded, but no \(filesystem.rawValue) is found on it")
         }
-        _ = valueOrErrno { unlink(marker) }
+        try removeMarker(marker)
+    }
+
+    /// A read-only consistency check (e2fsck -n, xfs_repair -n, btrfs check --readonly).
+    func filesystemIsClean(_ filesystem: Filesystem, device: String) throws -> Bool {
+        let arguments = filesystem.checkArguments(device: device)
+        let result = try Subprocess.run(arguments, timeout: commandTimeout)
+        log?.record(
+            "info", "fsck-after-interrupted-mkfs",
+            [("command", arguments.joined(separator: " ")), ("status", String(result.status))])
+        return result.succeeded
+    }
+
+    func removeMarker(_ marker: String) throws {
+        switch valueOrErrno({ unlink(marker) }) {
+        case .success: return
+        case .failure(let error) where error == .noSuchFile: return
+        case .failure(let error): throw FlexLVMError(.system, "unlink \(marker)", cause: error)
+        }
     }
 
     /// unmountdevice: unmount the global dir, remove it, and release the LV when nothing
@@ -134,6 +179,8 @@ extension NodeDriver {
         try unmountAll(mountPath)
         try removeDirectory(mountPath)
         if let ref { try releaseIfUnused(ref) }
+        lock?.release()
+        try releaseIdleRecordedVolumes()
         return .success()
     }
 

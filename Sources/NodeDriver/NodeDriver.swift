@@ -1,6 +1,7 @@
 import FlexLVMCore
 import FlexVolume
 import LVM
+import Mounts
 
 #if canImport(Glibc)
     import Glibc
@@ -143,7 +144,38 @@ public struct NodeDriver {
     // MARK: - Helpers
 
     func lockVolume(_ ref: LogicalVolumeRef) throws -> FileLock {
-        try FileLock(path: Paths.join(configuration.lockDir, "\(ref.deviceMapperName).lock"))
+        try FileLock(path: lockPath(ref))
+    }
+
+    func lockPath(_ ref: LogicalVolumeRef) -> String {
+        Paths.join(configuration.lockDir, "\(ref.deviceMapperName).lock")
+    }
+
+    /// The LV the options name, if the node's `volumeGroups` setting allows its VG.
+    func volume(_ options: VolumeOptions) throws -> LogicalVolumeRef {
+        let ref = try options.logicalVolume()
+        guard configuration.volumeGroups.isEmpty || configuration.volumeGroups.contains(ref.volumeGroup) else {
+            throw FlexLVMError(
+                .invalidArgument,
+                "volume group \(ref.volumeGroup) is not one this node serves (volumeGroups: "
+                    + "\(configuration.volumeGroups.joined(separator: ", ")))")
+        }
+        return ref
+    }
+
+    /// Deactivates the LVs this node recorded (attached or mounted through the driver) that
+    /// are active but neither open nor mounted anywhere: what a crash between unmounting and
+    /// deactivating leaves, which kubelet never retries. LVs whose lock is held are skipped.
+    func releaseIdleRecordedVolumes() throws {
+        let table = try MountTable.current()
+        for (_, ref) in try volumeMap.entries() {
+            guard let device = try DeviceMapper.info(name: ref.deviceMapperName), device.openCount == 0,
+                table.mounts(of: DeviceNumber(major: device.major, minor: device.minor)).isEmpty,
+                let lock = try FileLock.tryLock(path: lockPath(ref))
+            else { continue }
+            defer { lock.release() }
+            try releaseIfUnused(ref)
+        }
     }
 
     /// Records the PV name for `detach`.

@@ -9,7 +9,7 @@ extension NodeDriver {
     /// mount of this LV (binding an unmounted dir would give the pod the node's disk).
     func mount(podDir: String, _ options: VolumeOptions) throws -> Reply {
         let podVolume = try paths.podVolume(podDir)
-        let ref = try options.logicalVolume()
+        let ref = try volume(options)
         let global = paths.globalMountPath(podVolume.volumeName)
         let lock = try lockVolume(ref)
         defer { lock.release() }
@@ -26,6 +26,22 @@ extension NodeDriver {
                 "\(global) is not a mount of LV \(ref) (\(number)); refusing to bind it into the pod, whose writes would "
                     + "land on the node's disk")
         }
+        guard options.readOnly || !globalMount.isReadOnly else {
+            throw FlexLVMError(
+                .busy,
+                "LV \(ref) is mounted read-only on this node (a read-only pod mounted it first); a read-write pod "
+                    + "cannot share it until that pod is gone")
+        }
+        try bindIntoPod(global, at: podDir, number: number, readOnly: options.readOnly, table: table)
+        return .success()
+    }
+
+    /// Binds `source` (a mount of the LV with device `number`) into `podDir`: private, and
+    /// read-only when asked. A pod dir that already has this LV bound is brought to the same
+    /// state; one with anything else is refused.
+    func bindIntoPod(_ source: String, at podDir: String, number: DeviceNumber, readOnly: Bool, table: MountTable)
+        throws
+    {
         if let existing = table.mount(at: podDir) {
             guard existing.backingDevice == number else {
                 throw FlexLVMError(
@@ -33,13 +49,12 @@ extension NodeDriver {
                     "\(podDir) already has another filesystem mounted (\(existing.source), device \(existing.device))")
             }
             try MountCalls.makePrivate(podDir)
-            if options.readOnly && !existing.isReadOnly { try MountCalls.remountReadOnly(bind: podDir) }
-            return .success()
+            if readOnly && !existing.isReadOnly { try MountCalls.remountReadOnly(bind: podDir) }
+            return
         }
         try Files.makeDirectories(podDir, mode: 0o750)
         checkpoint("mount-before-bind")
-        try MountCalls.bind(global, at: podDir, readOnly: options.readOnly)
-        return .success()
+        try MountCalls.bind(source, at: podDir, readOnly: readOnly)
     }
 
     /// unmount: unbind the pod dir and remove it.

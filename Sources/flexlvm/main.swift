@@ -6,13 +6,14 @@
 // the node binary installed beside it (`.flexlvm-node`, a dot-name kubelet's prober
 // ignores) with execve, so a node-side call costs one extra exec and no fork.
 
+import FlexLVMCore
+import FlexVolume
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
     import Musl
 #endif
-import FlexLVMCore
-import FlexVolume
 
 let arguments = DriverProcess.rawArguments()
 let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
@@ -37,9 +38,13 @@ func execNode() -> String {
 }
 
 // Admin commands talk to a person, on the node.
-if let first = arguments.first.flatMap({ String(validating: $0, as: UTF8.self) }), Invocation.adminCommands.contains(first) {
+if let first = arguments.first.flatMap({ String(validating: $0, as: UTF8.self) }),
+    Invocation.adminCommands.contains(first)
+{
     let reason = execNode()
-    try? Files.writeAll(2, Array("flexlvm: \(first) runs in the node binary, which cannot run here: \(reason)\n".utf8), object: "stderr")
+    try? Files.writeAll(
+        2, Array("flexlvm: \(first) runs in the node binary, which cannot run here: \(reason)\n".utf8), object: "stderr"
+    )
     exit(1)
 }
 
@@ -70,7 +75,9 @@ func log(_ reply: Reply, _ detail: String) {
 
 do {
     if let reply = try answers.answer(call) {
-        if case .initialize = call {} else if case .getVolumeName = call {} else {
+        if case .initialize = call {
+        } else if case .getVolumeName = call {
+        } else {
             log(reply, "answered for another node than \(answers.localNode)")
         }
         DriverProcess.finish(reply)
@@ -81,8 +88,21 @@ do {
     DriverProcess.finish(reply)
 }
 
-// A node-side call: run the node binary in this process.
-let reason = execNode()
+// KCM's calls on a host without device-mapper (KCM's image): the controller-side answer,
+// without trying the node binary.
+let deviceMapperPresent = Files.exists("/dev/mapper/control")
+
+// A node-side call: run the node binary in this process. Its stderr is the sink for
+// anything the dynamic loader might print (a missing library must not corrupt the reply);
+// the node binary replies on stdout.
+var reason = "no device-mapper on this host (/dev/mapper/control is missing)"
+if deviceMapperPresent || !call.isControllerCall {
+    let devNull = open("/dev/null", O_WRONLY)
+    let savedStderr = fcntl(2, F_DUPFD_CLOEXEC, 3)
+    if devNull >= 0 { dup2(devNull, 2) }
+    reason = execNode()
+    if savedStderr >= 0 { dup2(savedStderr, 2) }
+}
 
 // The node binary cannot run here (KCM's image has no dynamic loader and no LVM). The
 // calls KCM makes get the controller-side answer; anything else is a real failure.

@@ -99,14 +99,20 @@ struct MountRulesTests {
         #expect(Filesystem.ext4.growArguments(device: "/d", mountPath: "/m") == ["resize2fs", "/d"])
     }
 
-    @Test(arguments: ["-F", "-f", "--force", "-L $(id)", "-L `id`", "-O x;y", "-E a|b"])
-    func refusesUnsafeMkfsOptions(_ text: String) {
-        #expect(throws: FlexLVMError.self) { try Filesystem.mkfsExtraArguments(text) }
+    @Test(arguments: [
+        (Filesystem.ext4, "-F"), (.xfs, "-f"), (.btrfs, "--force"), (.ext4, "-L $(id)"), (.ext4, "-L `id`"),
+        (.ext4, "-O x;y"), (.ext4, "-E a|b"), (.btrfs, "/dev/sdb"), (.xfs, "-l logdev=/dev/sdb"),
+        (.xfs, "-r rtdev=/dev/x"), (.ext4, "-d /etc"), (.btrfs, "--rootdir /etc"), (.ext4, "-qF"), (.xfs, "-Kf"),
+        (.btrfs, "--forc"), (.ext4, "-L"), (.xfs, "-p proto"), (.ext4, "-L -F"),
+    ])
+    func refusesUnsafeMkfsOptions(_ filesystem: Filesystem, _ text: String) {
+        #expect(throws: FlexLVMError.self) { try filesystem.mkfsExtraArguments(text) }
     }
 
     @Test func splitsMkfsOptions() throws {
-        #expect(try Filesystem.mkfsExtraArguments("  -m 0  -L data ") == ["-m", "0", "-L", "data"])
-        #expect(try Filesystem.mkfsExtraArguments(nil) == [])
+        #expect(try Filesystem.ext4.mkfsExtraArguments("  -m 0  -L data ") == ["-m", "0", "-L", "data"])
+        #expect(try Filesystem.xfs.mkfsExtraArguments("-d su=64k,sw=4 -L x") == ["-d", "su=64k,sw=4", "-L", "x"])
+        #expect(try Filesystem.ext4.mkfsExtraArguments(nil) == [])
     }
 
     @Test func subprocessRunsArgvWithoutAShellAndBoundsTime() throws {

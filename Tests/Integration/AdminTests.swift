@@ -12,12 +12,14 @@ enum AdminTests {
     /// Runs `flexlvm` as an admin would (output for people, exit status).
     static func admin(_ fixture: Fixture, _ arguments: [String]) throws -> Subprocess.Result {
         try Fixture.execute(
-            [fixture.binaries.appendingPathComponent("flexlvm").path] + arguments, environment: fixture.driverEnvironment)
+            [fixture.binaries.appendingPathComponent("flexlvm").path] + arguments,
+            environment: fixture.driverEnvironment)
     }
 
     static func validate(_ fixture: Fixture, yaml: String) throws {
         guard let python = ProcessInfo.processInfo.environment["FLEXLVM_TEST_PYTHON"] else {
-            throw TestFailure("FLEXLVM_TEST_PYTHON is not set (scripts/test sets it to the python with kubernetes-validate)")
+            throw TestFailure(
+                "FLEXLVM_TEST_PYTHON is not set (scripts/test sets it to the python with kubernetes-validate)")
         }
         let file = fixture.work.appendingPathComponent("pv.yaml").path
         try yaml.write(toFile: file, atomically: true, encoding: .utf8)
@@ -31,17 +33,23 @@ enum AdminTests {
     }
 
     static func provision(_ fixture: Fixture) throws {
-        let dry = try admin(fixture, ["provision", "--vg", fixture.volumeGroup, "--name", "prov1", "--size", "40Mi", "--dry-run"])
+        let dry = try admin(
+            fixture, ["provision", "--vg", fixture.volumeGroup, "--name", "prov1", "--size", "40Mi", "--dry-run"])
         try expectEqual(dry.status, 0, "dry run: \(dry.standardError)")
         try expect((try? fixture.attributes("prov1")) == nil, "--dry-run creates nothing")
 
         let result = try admin(
-            fixture, ["provision", "--vg", fixture.volumeGroup, "--name", "prov1", "--size", "38Mi", "--fs", "xfs", "--pv-name", "pv-prov1"])
+            fixture,
+            [
+                "provision", "--vg", fixture.volumeGroup, "--name", "prov1", "--size", "38Mi", "--fs", "xfs",
+                "--pv-name", "pv-prov1",
+            ])
         try expectEqual(result.status, 0, "provision: \(result.standardError)")
         let yaml = result.standardOutput
         try validate(fixture, yaml: yaml)
         for line in [
-            "name: pv-prov1", "driver: flexlvm/lvm", "volumegroup: \"flexlvm_it\"", "volumeID: \"prov1\"", "fsType: xfs",
+            "name: pv-prov1", "driver: flexlvm/lvm", "volumegroup: \"flexlvm_it\"", "volumeID: \"prov1\"",
+            "fsType: xfs",
             "storage: 40Mi", "- \"test-node\"",
         ] {
             try expect(yaml.contains(line), "the PV has \(line):\n\(yaml)")
@@ -49,10 +57,14 @@ enum AdminTests {
         let tags = try fixture.run("lvs", "--noheadings", "-o", "lv_tags,lv_size", "--units", "b", "flexlvm_it/prov1")
         try expect(tags.contains("flexlvm.pv=pv-prov1") && tags.contains("41943040B"), "tags and real size: \(tags)")
         let again = try admin(fixture, ["provision", "--vg", fixture.volumeGroup, "--name", "prov1", "--size", "40Mi"])
-        try expect(again.status != 0 && again.standardError.contains("already exists"), "refuses to reuse: \(again.standardError)")
+        try expect(
+            again.status != 0 && again.standardError.contains("already exists"),
+            "refuses to reuse: \(again.standardError)")
         try expect(!again.standardError.contains("Fatal error"), "no stack trace")
         let bad = try admin(fixture, ["provision", "--vg", fixture.volumeGroup, "--name", "x", "--size=-5Gi"])
-        try expect(bad.status != 0 && bad.standardError.contains("not a positive Kubernetes quantity"), "bad size: \(bad.standardError)")
+        try expect(
+            bad.status != 0 && bad.standardError.contains("not a positive Kubernetes quantity"),
+            "bad size: \(bad.standardError)")
 
         var listed = try volumesJSON(fixture).first { $0["lv"] as? String == "prov1" }
         try expectEqual(listed?["active"] as? Bool, false, "listed inactive")
@@ -82,7 +94,8 @@ enum AdminTests {
         let pluginDir = fixture.work.appendingPathComponent("plugins").path
         try expectEqual(try admin(fixture, ["install", "--plugin-dir", pluginDir]).status, 0, "install")
         let result = try admin(fixture, ["doctor", "--plugin-dir", pluginDir])
-        try expectEqual(result.status, 0, "doctor passes in the guest:\n\(result.standardOutput)\(result.standardError)")
+        try expectEqual(
+            result.status, 0, "doctor passes in the guest:\n\(result.standardOutput)\(result.standardError)")
         try expect(result.standardOutput.hasPrefix("ok    kernel device-mapper: driver 4."), result.standardOutput)
         let json = try admin(fixture, ["doctor", "--plugin-dir", pluginDir, "--output", "json"])
         let object = try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [String: Any]
@@ -103,7 +116,8 @@ enum AdminTests {
         let mode = try FileManager.default.attributesOfItem(atPath: driverDir + "/lvm")[.posixPermissions] as? Int
         try expectEqual(mode, 0o755, "mode")
         let initReply = try Fixture.checkReply(
-            try Fixture.execute([driverDir + "/lvm", "init"], environment: fixture.driverEnvironment), arguments: ["init"])
+            try Fixture.execute([driverDir + "/lvm", "init"], environment: fixture.driverEnvironment),
+            arguments: ["init"])
         try expectSuccess(initReply)
 
         // kubelet's prober runs init while the driver is reinstalled: never a half-written file.
@@ -113,7 +127,8 @@ enum AdminTests {
         let prober = Thread {
             while !stop.withLock({ $0 }) {
                 do {
-                    let result = try Fixture.execute([driverDir + "/lvm", "init"], environment: fixture.driverEnvironment)
+                    let result = try Fixture.execute(
+                        [driverDir + "/lvm", "init"], environment: fixture.driverEnvironment)
                     _ = try Fixture.checkReply(result, arguments: ["init"])
                     probes.withLock { $0 += 1 }
                 } catch {
@@ -122,7 +137,9 @@ enum AdminTests {
             }
         }
         prober.start()
-        for _ in 0..<5 { try expectEqual(try admin(fixture, ["install", "--plugin-dir", pluginDir]).status, 0, "reinstall") }
+        for _ in 0..<5 {
+            try expectEqual(try admin(fixture, ["install", "--plugin-dir", pluginDir]).status, 0, "reinstall")
+        }
         stop.withLock { $0 = true }
         while !prober.isFinished { usleep(10_000) }
         try expectEqual(bad.withLock { $0 }, [], "probes during reinstall")

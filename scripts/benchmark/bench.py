@@ -10,7 +10,8 @@ import json, os, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
-MEASURE = os.environ.get("BENCH_MEASURE", os.path.join(os.path.dirname(os.path.abspath(__file__)), "measure"))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MEASURE = os.environ.get("BENCH_MEASURE", os.path.join(REPO, ".build", "bench", "measure"))
 
 
 def call(argv, env=None):

@@ -1,14 +1,14 @@
 // Minimal, prefixed C shims over libdevmapper and liblvm2cmd.
 //
-// Swift calls liblvm2cmd's four functions directly; the shims exist only where C is
-// needed: libdevmapper's variadic log callback, and one DM_DEVICE_INFO round trip that
-// would otherwise take six calls and a task handle across the language boundary.
+// libdevmapper is linked; liblvm2cmd is loaded with dlopen on the first LVM command, so
+// the calls that need only the kernel's view (the hot path: one DM_DEVICE_INFO) do not pay
+// for loading liblvm2cmd and its dozen dependencies. The shims also bridge libdevmapper's
+// variadic log callback, and bundle one DM_DEVICE_INFO round trip.
 #ifndef FLEXLVM_CLVM_H
 #define FLEXLVM_CLVM_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <lvm2cmd.h>
 
 /// Where libdevmapper's and liblvm2cmd's messages go: `source` is 0 for libdevmapper, 1 for
 /// liblvm2cmd; `level` is syslog-like (2 fatal, 3 error, 4 print, 5.. verbose/debug).
@@ -16,6 +16,16 @@ typedef void (*flexlvm_log_sink_t)(int source, int level, const char *message);
 
 /// Routes every message of both libraries to `sink` (never to stdout or stderr).
 void flexlvm_set_log_sink(flexlvm_log_sink_t sink);
+
+/// Loads liblvm2cmd (once). Returns 0, or -1 with the loader's message in `error`.
+int flexlvm_lvm_load(char *error, size_t length);
+
+/// lvm2_init, lvm2_run, lvm2_exit and lvm2_disable_dmeventd_monitoring of the loaded
+/// liblvm2cmd (flexlvm_lvm_load must have succeeded).
+void *flexlvm_lvm_init(void);
+int flexlvm_lvm_run(void *handle, const char *command);
+void flexlvm_lvm_exit(void *handle);
+void flexlvm_lvm_disable_monitoring(void *handle);
 
 /// What DM_DEVICE_INFO says of one device-mapper device.
 typedef struct flexlvm_dm_device {
