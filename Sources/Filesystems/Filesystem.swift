@@ -86,8 +86,9 @@ public enum Filesystem: String, Sendable, CaseIterable {
         while index < words.count {
             let flag = words[index]
             if ["-f", "-F", "--force", "-FF"].contains(flag)
-                || (flag.hasPrefix("-") && !flag.hasPrefix("--") && flag.contains(where: { $0 == "f" || $0 == "F" })
-                    && allowedMkfsFlags[flag] == nil)
+                || (flag.hasPrefix("-") && !flag.hasPrefix("--")
+                    && flag.dropFirst().allSatisfy({ $0.isASCII && $0.isLetter })
+                    && flag.contains(where: { $0 == "f" || $0 == "F" }) && allowedMkfsFlags[flag] == nil)
             {
                 throw FlexLVMError(
                     .invalidArgument,

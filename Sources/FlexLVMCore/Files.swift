@@ -45,6 +45,8 @@ public enum Files {
         }
         do {
             try writeAll(fd, bytes, object: temporary)
+            // The mode exactly as asked, whatever the caller's umask.
+            _ = try systemCall("fchmod", temporary) { fchmod(fd, mode) }
             _ = try systemCall("fsync", temporary) { fsync(fd) }
             close(fd)
             _ = try systemCall("rename", "\(temporary) to \(path)") { rename(temporary, path) }

@@ -17,6 +17,14 @@ struct ConfigurationTests {
         #expect(NodeIdentity.localNodeName(configuration) == "node-from-env")
     }
 
+    @Test func readsTheVolumeGroupAllowList() throws {
+        var configuration = Configuration()
+        try configuration.apply(fileContents: Array("volumeGroups = vg1, vg-2 ,".utf8), source: "t")
+        #expect(configuration.volumeGroups == ["vg1", "vg-2"])
+        try configuration.apply(environment: ["FLEXLVM_VOLUME_GROUPS": "other"].get)
+        #expect(configuration.volumeGroups == ["other"])
+    }
+
     @Test(arguments: ["attach = perhaps", "logFile = relative.log", "stateDir = /a/../b", "colour = blue", "novalue"])
     func refusesBadSettings(_ line: String) {
         var configuration = Configuration()
