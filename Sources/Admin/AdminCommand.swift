@@ -42,6 +42,6 @@ func admin<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as FlexLVMError {
-        throw AdminFailure("error: \(error)")
+        throw AdminFailure("\(error)")
     }
 }
