@@ -9,7 +9,9 @@
 import json, os, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
-RUNS = int(os.environ.get("BENCH_RUNS", "20"))
+RUNS = int(os.environ.get("FLEXLVM_BENCH_RUNS", "20"))
+# Which guest sections run: any of "operations", "scale", "concurrency" (default: all).
+SECTIONS = os.environ.get("FLEXLVM_BENCH_SECTIONS", "operations,scale,concurrency").split(",")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEASURE = os.environ.get("BENCH_MEASURE", os.path.join(REPO, ".build", "bench", "measure"))
 
@@ -222,9 +224,12 @@ def guest(driver, hello, baseline):
         header("Per operation (guest, real LVM)")
         for name in results["driver"]:
             row(name, results["driver"][name], results["baseline"][name])
-        header("Scale: LVs in the VG (a second VG present)")
-        for label, (d, b) in scale(sides, vg, [0, 98, 498]):
-            row(label, d, b)
+        if "scale" in SECTIONS:
+            header("Scale: LVs in the VG (a second VG present)")
+            for label, (d, b) in scale(sides, vg, [0, 98, 498]):
+                row(label, d, b)
+        if "concurrency" not in SECTIONS:
+            return
         print("\n### Concurrency: 16 volumes through the full kubelet order at once\n")
         print("| implementation | total wall s | p95 per op ms | errors | leaked mounts | leaked DM devices |")
         print("|---|---|---|---|---|---|")
