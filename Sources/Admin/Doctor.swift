@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeviceMapperQueries
 import FlexLVMCore
 import FlexVolume
 import LVM

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeviceMapperQueries
 import Filesystems
 import FlexLVMCore
 import FlexVolume

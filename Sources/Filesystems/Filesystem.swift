@@ -107,10 +107,7 @@ public enum Filesystem: String, Sendable, CaseIterable {
             }
             let value = words[index]
             guard !value.hasPrefix("-"), value.utf8.count <= 128,
-                value.utf8.allSatisfy({ byte in
-                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                        || "=,._:+-".utf8.contains(byte)
-                })
+                value.utf8.allSatisfy({ $0.isASCIIAlphanumeric || "=,._:+-".utf8.contains($0) })
             else {
                 throw FlexLVMError(
                     .invalidArgument,

@@ -31,3 +31,10 @@ public func quoted(_ value: String, limit: Int = 80) -> String {
     }
     return out + "'"
 }
+
+extension UInt8 {
+    /// Whether this byte is an ASCII letter or digit (the core of every option-value allow-list).
+    public var isASCIIAlphanumeric: Bool {
+        (self >= 0x30 && self <= 0x39) || (self >= 0x41 && self <= 0x5A) || (self >= 0x61 && self <= 0x7A)
+    }
+}

@@ -1,4 +1,5 @@
 import CSystem
+import DeviceMapperQueries
 import FlexLVMCore
 import FlexVolume
 import LVM

@@ -144,7 +144,7 @@ struct ArgumentReader {
     let arguments: [[UInt8]]
 
     static let maximumPathLength = 4095
-    static let maximumNameLength = 253
+    static let maximumNameLength = VolumeNameRules.maximumLength
 
     func expectCount(_ count: Int, _ synopsis: String) throws {
         guard arguments.count == count else {
@@ -183,12 +183,7 @@ struct ArgumentReader {
     /// A PV name or inline volume name: a DNS subdomain or label.
     func volumeName(_ index: Int) throws -> String {
         let name = try text(index, "volume name")
-        let allowed = name.utf8.allSatisfy { byte in
-            LVMNameRules.isNameByte(byte) && byte != UInt8(ascii: "+")
-        }
-        guard !name.isEmpty, name.utf8.count <= Self.maximumNameLength, allowed, name != ".", name != "..",
-            !name.hasPrefix("-"), !name.hasPrefix(".")
-        else {
+        guard VolumeNameRules.isValid(name) else {
             throw FlexLVMError(
                 .invalidArgument,
                 "\(operation): volume name \(quoted(name)) is not a valid PersistentVolume or volume name")

@@ -74,9 +74,7 @@ public struct KubeletPaths: Sendable {
     public var podsDirectory: String { "\(root)/pods" }
 
     static func checkVolumeName(_ name: String, in path: String) throws {
-        guard !name.isEmpty, name.utf8.count <= 253, !name.hasPrefix("."),
-            name.utf8.allSatisfy({ LVMNameRules.isNameByte($0) && $0 != UInt8(ascii: "+") })
-        else {
+        guard VolumeNameRules.isValid(name) else {
             throw FlexLVMError(.invalidArgument, "\(quoted(path)): \(quoted(name)) is not a volume name")
         }
     }

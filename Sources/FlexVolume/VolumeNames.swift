@@ -50,6 +50,19 @@ public enum LVMNameRules {
     }
 }
 
+/// The names kubelet gives volumes (a PV's name, or a pod's volume name for an inline volume)
+/// as far as the driver lets them into paths and its state dir: 1 to 253 bytes of
+/// `[A-Za-z0-9_.-]`, not starting with '.' or '-' (so never `.`, `..` or an option). Every
+/// DNS subdomain and label, which is what Kubernetes allows, passes.
+public enum VolumeNameRules {
+    public static let maximumLength = 253
+
+    public static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= maximumLength && !name.hasPrefix(".") && !name.hasPrefix("-")
+            && name.utf8.allSatisfy { LVMNameRules.isNameByte($0) && $0 != UInt8(ascii: "+") }
+    }
+}
+
 /// A validated reference to one logical volume: `volumegroup` and `volumeID` of a PV.
 public struct LogicalVolumeRef: Hashable, Sendable, CustomStringConvertible {
     public let volumeGroup: String

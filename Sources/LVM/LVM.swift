@@ -1,4 +1,5 @@
 import CLVM
+import DeviceMapperQueries
 import FlexLVMCore
 import FlexVolume
 
@@ -36,6 +37,10 @@ public final class LVM {
 
     /// Opens a handle; library messages must already be routed (``LibraryMessages/install(log:)``).
     public init() throws {
+        flexlvm_lvm_set_log_sink { level, text in
+            guard let text else { return }
+            LibraryMessages.shared.receive(.init(source: .lvm, level: Int(level), text: String(cString: text)))
+        }
         var error = [CChar](repeating: 0, count: 512)
         guard flexlvm_lvm_load(&error, error.count) == 0 else {
             let text = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -73,11 +73,7 @@ public struct MountOptions: Sendable, Equatable {
             if parts.count == 2 {
                 let value = parts[1]
                 guard !value.isEmpty, value.utf8.count <= 32,
-                    value.utf8.allSatisfy({
-                        ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A)
-                            || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
-                            || $0 == UInt8(ascii: ".")
-                    })
+                    value.utf8.allSatisfy({ $0.isASCIIAlphanumeric || ":-_.".utf8.contains($0) })
                 else {
                     throw FlexLVMError(.invalidArgument, "mount option \(quoted(option)) has an invalid value")
                 }

@@ -1,3 +1,4 @@
+import DeviceMapperQueries
 import Filesystems
 import FlexLVMCore
 import FlexVolume

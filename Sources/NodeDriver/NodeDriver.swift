@@ -1,3 +1,4 @@
+import DeviceMapperQueries
 import FlexLVMCore
 import FlexVolume
 import LVM
@@ -65,7 +66,7 @@ public struct NodeDriver {
 
     /// Where there is no device-mapper (a controller host that happens to share the node's
     /// name), attach, isattached and detach get the controller-side answers.
-    var deviceMapperPresent: Bool { Files.exists("/dev/mapper/control") }
+    var deviceMapperPresent: Bool { DeviceMapper.isAvailable() }
 
     // MARK: - Activation
 
@@ -102,20 +103,8 @@ public struct NodeDriver {
     /// The device path when the kernel has the LV active (an LVM DM UUID and a live table),
     /// nil when it is not active.
     func activeDevice(_ ref: LogicalVolumeRef, waitForNode: Bool) throws -> String? {
-        guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else { return nil }
-        // A layered LVM device under this name (a thin pool's "-tpool", for one) is not
-        // a plain active LV: LVM's metadata decides what it is.
-        if device.uuid.hasPrefix("LVM-") && device.uuid.utf8.count > 68 { return nil }
-        guard device.uuid.hasPrefix("LVM-") && device.uuid.utf8.count == 68 else {
-            throw FlexLVMError(
-                .busy,
-                "a device-mapper device named \(ref.deviceMapperName) exists but is not LV \(ref) (DM UUID \(quoted(device.uuid)))"
-            )
-        }
-        guard device.hasLiveTable else { return nil }
-        let number = DeviceNumber(major: device.major, minor: device.minor)
-        if try DeviceNumber.ofBlockDevice(ref.devicePath) == number { return ref.devicePath }
-        guard waitForNode else { return ref.devicePath }
+        guard let device = try DeviceMapper.activeLogicalVolume(ref) else { return nil }
+        if try DeviceMapper.nodeMatches(ref, device) || !waitForNode { return ref.devicePath }
         return try waitForDevice(ref, uuid: device.uuid)
     }
 
@@ -127,7 +116,7 @@ public struct NodeDriver {
         while true {
             seen = try DeviceMapper.info(uuid: uuid)
             if let device = seen, device.name == ref.deviceMapperName, device.hasLiveTable,
-                try DeviceNumber.ofBlockDevice(ref.devicePath) == DeviceNumber(major: device.major, minor: device.minor)
+                try DeviceMapper.nodeMatches(ref, device)
             {
                 return ref.devicePath
             }
@@ -147,20 +136,11 @@ public struct NodeDriver {
         try FileLock(path: lockPath(ref))
     }
 
-    func lockPath(_ ref: LogicalVolumeRef) -> String {
-        Paths.join(configuration.lockDir, "\(ref.deviceMapperName).lock")
-    }
+    func lockPath(_ ref: LogicalVolumeRef) -> String { configuration.lockPath(ref) }
 
     /// The LV the options name, if the node's `volumeGroups` setting allows its VG.
     func volume(_ options: VolumeOptions) throws -> LogicalVolumeRef {
-        let ref = try options.logicalVolume()
-        guard configuration.volumeGroups.isEmpty || configuration.volumeGroups.contains(ref.volumeGroup) else {
-            throw FlexLVMError(
-                .invalidArgument,
-                "volume group \(ref.volumeGroup) is not one this node serves (volumeGroups: "
-                    + "\(configuration.volumeGroups.joined(separator: ", ")))")
-        }
-        return ref
+        try configuration.servedVolume(options)
     }
 
     /// Deactivates the LVs this node recorded (attached or mounted through the driver) that
@@ -180,14 +160,7 @@ public struct NodeDriver {
 
     /// Records the PV name for `detach`.
     func remember(_ options: VolumeOptions, _ ref: LogicalVolumeRef) throws {
-        guard let name = options.pvOrVolumeName, !name.isEmpty else { return }
-        guard name.utf8.allSatisfy({ LVMNameRules.isNameByte($0) && $0 != UInt8(ascii: "+") }),
-            !name.hasPrefix("."), name.utf8.count <= 253
-        else {
-            throw FlexLVMError(
-                .invalidArgument, "option kubernetes.io/pvOrVolumeName \(quoted(name)) is not a valid volume name")
-        }
-        try volumeMap.record(name, ref)
+        try volumeMap.remember(options, ref)
     }
 }
 

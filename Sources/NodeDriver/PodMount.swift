@@ -1,3 +1,4 @@
+import DeviceMapperQueries
 import FlexLVMCore
 import FlexVolume
 import LVM

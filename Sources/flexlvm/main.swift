@@ -2,10 +2,12 @@
 // (`<plugin dir>/flexlvm~lvm/lvm`).
 //
 // Built fully static, it runs anywhere, including KCM's image with no libc and no shell.
-// It answers what needs no LVM itself and hands node-side calls (and the admin commands) to
-// the node binary installed beside it (`.flexlvm-node`, a dot-name kubelet's prober
-// ignores) with execve, so a node-side call costs one extra exec and no fork.
+// It answers what needs no LVM itself, and the node's hot path (``HotPath``) with one
+// DM_DEVICE_INFO; it hands other node-side calls (and the admin commands) to the node binary
+// installed beside it (`.flexlvm-node`, a dot-name kubelet's prober ignores) with execve, so
+// such a call costs one extra exec and no fork.
 
+import DeviceMapperQueries
 import FlexLVMCore
 import FlexVolume
 
@@ -66,11 +68,13 @@ do {
 }
 let answers = ControllerAnswers(localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
 
-func log(_ reply: Reply, _ detail: String) {
-    DriverLog(path: configuration.logFile).record(
+let driverLog = DriverLog(path: configuration.logFile)
+
+func log(_ reply: Reply, _ detail: String, side: String = "controller") {
+    driverLog.record(
         reply.status == .failure ? "error" : "info", "reply",
-        [("op", call.operation), ("side", "controller"), ("status", reply.status.rawValue), ("detail", detail)]
-            + (reply.message.map { [("message", $0)] } ?? []))
+        [("op", call.operation), ("side", side), ("status", reply.status.rawValue), ("detail", detail)]
+            + (reply.message.map { [("message", $0)] } ?? []) + (reply.device.map { [("device", $0)] } ?? []))
 }
 
 do {
@@ -90,16 +94,23 @@ do {
 
 // KCM's calls on a host without device-mapper (KCM's image): the controller-side answer,
 // without trying the node binary.
-let deviceMapperPresent = Files.exists("/dev/mapper/control")
+let deviceMapperPresent = DeviceMapper.isAvailable()
 
-// A node-side call: run the node binary in this process. Its stderr is the sink for
-// anything the dynamic loader might print (a missing library must not corrupt the reply);
-// the node binary replies on stdout.
-var reason = "no device-mapper on this host (/dev/mapper/control is missing)"
+// A node-side call. From here stderr is /dev/null: it is the sink for anything libdevmapper
+// or the dynamic loader might print (a missing library must not corrupt the reply); replies
+// go to stdout.
+var reason = "no device-mapper on this host (/proc/misc lists none, or /dev/mapper/control is missing)"
 if deviceMapperPresent || !call.isControllerCall {
     let devNull = open("/dev/null", O_WRONLY)
     let savedStderr = fcntl(2, F_DUPFD_CLOEXEC, 3)
     if devNull >= 0 { dup2(devNull, 2) }
+    if deviceMapperPresent {
+        LibraryMessages.install(log: driverLog)
+        if let reply = HotPath.answer(call, configuration, log: driverLog) {
+            log(reply, "answered from the kernel's device-mapper", side: "node-hot-path")
+            DriverProcess.finish(reply)
+        }
+    }
     reason = execNode()
     if savedStderr >= 0 { dup2(savedStderr, 2) }
 }

@@ -97,6 +97,52 @@ enum AttachTests {
             try expectSuccess(try fixture.driver(["attach", json, fixture.nodeName]))
             try expectEqual(try fixture.driver(["isattached", json, fixture.nodeName]).attached, true, "isattached")
             try expectEqual(fixture.lvmCommandsLogged(since: offset), [], "LVM commands on the hot path")
+            try expectEqual(
+                fixture.repliesLogged(since: offset, side: "node-hot-path"), ["waitforattach", "isattached"],
+                "calls the driver file answered without the node binary")
+        },
+        TestCase("attach/static-driver-file-answers-the-hot-path") { fixture in
+            // The driver file as installed: fully static, libdevmapper.a linked in, with the
+            // node binary beside it under its dot-name.
+            let plugin = fixture.work.appendingPathComponent("plugin/flexlvm~lvm").path
+            try FileManager.default.createDirectory(atPath: plugin, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: EmptyRootTests.staticDriver, toPath: plugin + "/lvm")
+            try FileManager.default.copyItem(
+                atPath: fixture.binaries.appendingPathComponent("flexlvm-node").path, toPath: plugin + "/.flexlvm-node")
+            let driver = plugin + "/lvm"
+            try fixture.createVolume("static")
+            let json = fixture.options("static", pv: "pv-static")
+            let device = "/dev/mapper/flexlvm_it-static"
+            var offset = fixture.logSize
+            try expectEqual(
+                try fixture.driver(["isattached", json, fixture.nodeName], binary: driver).attached, false,
+                "isattached, inactive")
+            try expectEqual(
+                try fixture.driver(["waitforattach", "", json], binary: driver).device, device, "activates")
+            try expect(try fixture.isActive("static"), "LV active after waitforattach")
+            try expectEqual(
+                fixture.repliesLogged(since: offset, side: "node-hot-path"), ["isattached"],
+                "activation is the node binary's work")
+            offset = fixture.logSize
+            try expectEqual(
+                try fixture.driver(["waitforattach", device, json], binary: driver).device, device, "active LV")
+            try expectEqual(
+                try fixture.driver(["isattached", json, fixture.nodeName], binary: driver).attached, true, "isattached")
+            try expectEqual(
+                fixture.repliesLogged(since: offset, side: "node-hot-path"), ["waitforattach", "isattached"],
+                "hot path answered by the static driver file")
+            try expectEqual(fixture.lvmCommandsLogged(since: offset), [], "LVM commands on the hot path")
+            // What the hot path recorded lets detach (given only the PV name) find the LV.
+            try FileManager.default.removeItem(atPath: fixture.work.appendingPathComponent("state/volumes").path)
+            try expectSuccess(try fixture.driver(["waitforattach", device, json], binary: driver))
+            try expectSuccess(try fixture.driver(["detach", "pv-static", fixture.nodeName], binary: driver))
+            try expect(!(try fixture.isActive("static")), "detach released the LV recorded by the hot path")
+            // A name held by a device that is not this LV: the node binary's refusal.
+            try fixture.run("dmsetup", "create", "flexlvm_it-impostor", "--table", "0 8 error")
+            defer { _ = try? fixture.run("dmsetup", "remove", "flexlvm_it-impostor") }
+            try expectFailure(
+                try fixture.driver(["waitforattach", "", fixture.options("impostor")], binary: driver),
+                mentioning: ["is not LV flexlvm_it/impostor"])
         },
         TestCase("attach/old-isattached-argument-order") { fixture in
             try fixture.createVolume("old", active: true)

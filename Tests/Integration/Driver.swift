@@ -92,6 +92,18 @@ extension Fixture {
         }
     }
 
+    /// The operations whose replies the driver logged with `side` since `offset` bytes into
+    /// the log ("node-hot-path": answered by the driver file without the node binary).
+    func repliesLogged(since offset: Int, side: String) -> [String] {
+        guard let data = FileManager.default.contents(atPath: logPath), data.count > offset else { return [] }
+        return String(decoding: data[offset...], as: UTF8.self).split(separator: "\n").compactMap { line in
+            guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                record["event"] as? String == "reply", record["side"] as? String == side
+            else { return nil }
+            return record["op"] as? String
+        }
+    }
+
     var logSize: Int { (try? FileManager.default.attributesOfItem(atPath: logPath)[.size] as? Int) ?? 0 }
 
     /// Whether the LVM tools say `lv` is active.

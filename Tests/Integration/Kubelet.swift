@@ -49,6 +49,16 @@ extension Fixture {
         return nil
     }
 
+    /// Formats `device` with `filesystem` outside the driver, as an admin would, and mounts it
+    /// on a scratch dir in the work dir; returns the dir (the caller unmounts it).
+    func formatAndMountScratch(_ device: String, filesystem: String, name: String = "scratch") throws -> String {
+        try run("mkfs.\(filesystem)", "-q", device)
+        let scratch = work.appendingPathComponent(name).path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try run("mount", device, scratch)
+        return scratch
+    }
+
     /// Writes `bytes` random bytes to a file and returns its SHA-256 (sha256sum).
     func writeRandomFile(_ path: String, bytes: Int) throws -> String {
         var generator = SystemRandomNumberGenerator()

@@ -59,10 +59,7 @@ enum MountTests {
     static func neverReformat(_ fixture: Fixture) throws {
         try fixture.createVolume("holds-xfs", size: "320M", active: true)
         let device = "/dev/mapper/flexlvm_it-holds--xfs"
-        try fixture.run("mkfs.xfs", "-q", device)
-        let scratch = fixture.work.appendingPathComponent("scratch").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        try fixture.run("mount", device, scratch)
+        let scratch = try fixture.formatAndMountScratch(device, filesystem: "xfs")
         let sum = try fixture.writeRandomFile(scratch + "/keep.bin", bytes: 1 << 20)
         try fixture.run("umount", scratch)
 

@@ -13,10 +13,7 @@ enum SafetyTests {
     static func mountedOutside(_ fixture: Fixture) throws {
         try fixture.createVolume("host-root", size: "64M", active: true)
         let device = "/dev/mapper/flexlvm_it-host--root"
-        try fixture.run("mkfs.ext4", "-q", device)
-        let scratch = fixture.work.appendingPathComponent("host-mount").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        try fixture.run("mount", device, scratch)
+        let scratch = try fixture.formatAndMountScratch(device, filesystem: "ext4", name: "host-mount")
         defer { _ = try? fixture.run("umount", scratch) }
         let reply = try fixture.driver([
             "mountdevice", fixture.globalDir("pv-root"), device, fixture.options("host-root", pv: "pv-root"),
@@ -73,10 +70,7 @@ enum SafetyTests {
         // A complete filesystem (an admin made it after the crash) is kept, with its data.
         try fixture.createVolume("kept", size: "64M", active: true)
         let kept = "/dev/mapper/flexlvm_it-kept"
-        try fixture.run("mkfs.ext4", "-q", kept)
-        let scratch = fixture.work.appendingPathComponent("scratch").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        try fixture.run("mount", kept, scratch)
+        let scratch = try fixture.formatAndMountScratch(kept, filesystem: "ext4")
         let sum = try fixture.writeRandomFile(scratch + "/data", bytes: 65536)
         try fixture.run("umount", scratch)
         try leaveMarker(fixture, dmName: "flexlvm_it-kept")

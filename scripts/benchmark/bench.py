@@ -72,12 +72,13 @@ class Side:
                         FLEXLVM_KUBELET_ROOT=self.kubelet, FLEXLVM_STAGING_DIR=f"{self.root}/staging",
                         FLEXLVM_CONFIG="/dev/null", BASELINE_STATE=f"{self.root}/state")
 
-    def options(self, lv):
+    def options(self, lv, vg=None):
         return json.dumps({"kubernetes.io/fsType": "ext4", "kubernetes.io/pvOrVolumeName": f"pv-{lv}",
-                           "kubernetes.io/readwrite": "rw", "volumeID": lv, "volumegroup": self.vg}, sort_keys=True)
+                           "kubernetes.io/readwrite": "rw", "volumeID": lv, "volumegroup": vg or self.vg},
+                          sort_keys=True)
 
-    def device(self, lv):
-        return f"/dev/mapper/{self.vg.replace('-', '--')}-{lv.replace('-', '--')}"
+    def device(self, lv, vg=None):
+        return f"/dev/mapper/{(vg or self.vg).replace('-', '--')}-{lv.replace('-', '--')}"
 
     def global_dir(self, lv):
         return f"{self.kubelet}/plugins/kubernetes.io/flexvolume/flexlvm/lvm/mounts/pv-{lv}"
@@ -134,32 +135,42 @@ def operations(sides, vg):
         r["unmountdevice (releases)"] = measure(s, lv, mounted, lambda: s.run("unmountdevice", g))
         r["detach (releases)"] = measure(s, lv, lambda: s.run("attach", o, "bench-node"),
                                          lambda: s.run("detach", f"pv-{lv}", "bench-node"))
+        steps = [("attach", o, "bench-node"), ("waitforattach", dev, o), ("mountdevice", g, dev, o), ("mount", pod, o),
+                 ("unmount", pod), ("unmountdevice", g), ("detach", f"pv-{lv}", "bench-node")]
+
+        def full_order():
+            samples = [s.run(*step) for step in steps]
+            return sum(x[0] for x in samples), max(x[1] for x in samples), "", 0
+        r["full kubelet order, formatted LV (7 calls)"] = measure(s, lv, nothing, full_order)
     return results
 
 
 def scale(sides, vg, counts):
-    """Activation and isattached with more LVs in the VG."""
+    """Activation and isattached of one LV in a VG of its own that holds `counts` LVs in turn
+    (the other benchmark VGs present): how cost grows with the VG's metadata."""
     rows = []
-    present = 0
+    lv = "scaled"
+    sh("lvcreate", "-q", "-y", "-n", lv, "-L", "4M", "-a", "n", vg)
+    present = 1
     for count in counts:
         if count > present:
-            with tempfile.NamedTemporaryFile("w", suffix=".lvm", delete=False) as script:
-                for i in range(present, count):
-                    script.write(f"lvcreate -q -y -n fill{i} -L 4M -a n {vg}\n")
-            sh("lvm", script.name)
-            os.unlink(script.name)
-            present = count
+            # One lvm process for all of them (its shell, reading commands from stdin).
+            script = "".join(f"lvcreate -q -y -n fill{i} -L 4M -a n {vg}\n" for i in range(present, count))
+            subprocess.run(["lvm"], input=script, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        present = int(subprocess.check_output(["vgs", "--noheadings", "-o", "lv_count", vg], text=True))
+        if present != count:
+            raise RuntimeError(f"{vg} holds {present} LVs, expected {count}")
         for label, inactive in (("waitforattach, inactive LV", True), ("isattached", False)):
             per_side = []
             for s in sides:
-                lv = f"op-{s.name}"
-                dev, o = s.device(lv), s.options(lv)
+                dev, o = s.device(lv, vg), s.options(lv, vg)
                 if inactive:
                     per_side.append(measure(s, lv, lambda: deactivate(vg, lv), lambda: s.run("waitforattach", dev, o)))
                 else:
                     s.run("waitforattach", dev, o)
                     per_side.append(measure(s, lv, lambda: None, lambda: s.run("isattached", o, "bench-node")))
-            rows.append((f"{label}, {count + 2} LVs in the VG", per_side))
+            rows.append((f"{label}, {present} LV{'s' if present > 1 else ''} in the VG", per_side))
+        deactivate(vg, lv)
     return rows
 
 
@@ -192,15 +203,15 @@ def concurrency(side, vg, n=16):
 
 
 def guest(driver, hello, baseline):
-    vg, other = "bench_vg", "bench_other"
+    vg, other, scaled = "bench_vg", "bench_other", "bench_scale"
     work = tempfile.mkdtemp(prefix="flexlvm-bench-")
     loops = []
-    for name, size in ((vg, "8G"), (other, "256M")):
+    for name, size in ((vg, "8G"), (other, "256M"), (scaled, "3G")):
         image = os.path.join(work, f"{name}.img")
         sh("truncate", "-s", size, image)
         loop = subprocess.check_output(["losetup", "--find", "--show", image], text=True).strip()
         loops.append(loop)
-        sh("pvcreate", "-q", loop)
+        sh("pvcreate", "-q", "--metadatasize", "8m", loop)
         sh("vgcreate", "-q", name, loop)
     sh("lvcreate", "-q", "-y", "-n", "neighbour", "-L", "8M", "-a", "n", other)
     sides = [Side("driver", [driver], vg, work), Side("baseline", [baseline], vg, work)]
@@ -225,8 +236,8 @@ def guest(driver, hello, baseline):
         for name in results["driver"]:
             row(name, results["driver"][name], results["baseline"][name])
         if "scale" in SECTIONS:
-            header("Scale: LVs in the VG (a second VG present)")
-            for label, (d, b) in scale(sides, vg, [0, 98, 498]):
+            header("Scale: LVs in the volume's VG (two other VGs present)")
+            for label, (d, b) in scale(sides, scaled, [1, 100, 500]):
                 row(label, d, b)
         if "concurrency" not in SECTIONS:
             return
@@ -244,7 +255,7 @@ def guest(driver, hello, baseline):
             point = line.split()[4]
             if point.startswith(work):
                 unmount(point)
-        for name in (vg, other):
+        for name in (vg, other, scaled):
             subprocess.run(["vgremove", "-q", "-f", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for loop in loops:
             subprocess.run(["losetup", "-d", loop])

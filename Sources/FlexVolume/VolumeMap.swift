@@ -1,5 +1,4 @@
 import FlexLVMCore
-import FlexVolume
 
 /// The durable map from a PV (or inline volume) name to the LV it names.
 ///

@@ -1,9 +1,11 @@
-import CLVM
+import CDeviceMapper
 import FlexLVMCore
 
 /// Collects what libdevmapper and liblvm2cmd say. Installed once per process: from then on
 /// neither library writes to stdout or stderr; their messages are kept for the current
 /// command (so errors can quote LVM's own words) and copied to the driver's log.
+/// libdevmapper is routed here by ``install(log:)``; the LVM module routes liblvm2cmd here
+/// through ``receive(_:)``.
 public final class LibraryMessages: @unchecked Sendable {
     /// One message from one of the libraries.
     public struct Message: Sendable, Equatable {
@@ -12,6 +14,12 @@ public final class LibraryMessages: @unchecked Sendable {
         /// syslog-like: 2 fatal, 3 error, 4 print/warning, 5 and above verbose and debug.
         public let level: Int
         public let text: String
+
+        public init(source: Source, level: Int, text: String) {
+            self.source = source
+            self.level = level
+            self.text = text
+        }
 
         public var isError: Bool { level <= 3 }
     }
@@ -22,17 +30,18 @@ public final class LibraryMessages: @unchecked Sendable {
     private var current: [Message] = []
     private var log: DriverLog?
 
-    /// Routes both libraries' messages here and copies them to `log`.
+    /// Routes libdevmapper's messages here and copies every message to `log`.
     public static func install(log: DriverLog?) {
         shared.mutex.withLock { shared.log = log }
-        flexlvm_set_log_sink { source, level, text in
+        flexlvm_dm_set_log_sink { level, text in
             guard let text else { return }
-            LibraryMessages.shared.append(
-                Message(source: source == 0 ? .deviceMapper : .lvm, level: Int(level), text: String(cString: text)))
+            LibraryMessages.shared.receive(
+                Message(source: .deviceMapper, level: Int(level), text: String(cString: text)))
         }
     }
 
-    private func append(_ message: Message) {
+    /// Keeps one message for the current command and copies it to the log.
+    public func receive(_ message: Message) {
         let log = mutex.withLock {
             current.append(message)
             return self.log

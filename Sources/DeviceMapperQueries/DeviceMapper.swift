@@ -1,5 +1,12 @@
-import CLVM
+import CDeviceMapper
 import FlexLVMCore
+import FlexVolume
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// What the kernel's device-mapper says of one device (DM_DEVICE_INFO).
 public struct DeviceInfo: Sendable, Equatable {
@@ -31,6 +38,48 @@ public enum DeviceMapper {
     /// The device-mapper device with this device number, or nil (also for non-DM devices).
     public static func info(_ number: DeviceNumber) throws -> DeviceInfo? {
         try query("\(number)", byUUID: false, number: number)
+    }
+
+    /// Whether this process can reach the kernel's device-mapper: the kernel has the driver
+    /// (`/proc/misc` lists `device-mapper`) and `/dev/mapper/control` is that character
+    /// device. False on a controller host and in KCM's image, where the controller-side
+    /// answers apply; checked before any query there, so libdevmapper never creates a
+    /// control node of its own.
+    public static func isAvailable() -> Bool {
+        guard let misc = try? Files.read("/proc/misc", limit: 64 << 10),
+            let minor = String(decoding: misc, as: UTF8.self).split(separator: "\n").lazy.compactMap({ line in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                return fields.count == 2 && fields[1] == "device-mapper" ? UInt32(fields[0]) : nil
+            }).first,
+            let control = try? Files.status("/dev/mapper/control"), control.st_mode & S_IFMT == S_IFCHR
+        else { return false }
+        return DeviceNumber(UInt64(control.st_rdev)) == DeviceNumber(major: miscMajor, minor: minor)
+    }
+
+    /// The major number of misc character devices (Documentation/admin-guide/devices.txt).
+    static let miscMajor: UInt32 = 10
+
+    /// The device of `ref` when the kernel has it active as a plain LV: an LVM DM UUID
+    /// (`LVM-` and 64 characters) and a live table. Nil when there is no device, no live
+    /// table yet, or a layered LVM device under that name (a thin pool's `-tpool`, say), whose
+    /// nature only LVM's metadata can tell. Throws when a device that is not an LVM LV holds
+    /// the name. One DM_DEVICE_INFO ioctl; no LVM metadata is read.
+    public static func activeLogicalVolume(_ ref: LogicalVolumeRef) throws -> DeviceInfo? {
+        guard let device = try info(name: ref.deviceMapperName) else { return nil }
+        if device.uuid.hasPrefix("LVM-") && device.uuid.utf8.count > 68 { return nil }
+        guard device.uuid.hasPrefix("LVM-") && device.uuid.utf8.count == 68 else {
+            throw FlexLVMError(
+                .busy,
+                "a device-mapper device named \(ref.deviceMapperName) exists but is not LV \(ref) "
+                    + "(DM UUID \(quoted(device.uuid)))")
+        }
+        return device.hasLiveTable ? device : nil
+    }
+
+    /// Whether the LV's device node (`/dev/mapper/<name>`) is a block device with the DM
+    /// device's number, i.e. usable by path now.
+    public static func nodeMatches(_ ref: LogicalVolumeRef, _ device: DeviceInfo) throws -> Bool {
+        try DeviceNumber.ofBlockDevice(ref.devicePath) == DeviceNumber(major: device.major, minor: device.minor)
     }
 
     private static func query(_ key: String, byUUID: Bool, number: DeviceNumber? = nil) throws -> DeviceInfo? {
