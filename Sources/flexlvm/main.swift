@@ -18,11 +18,10 @@ import FlexVolume
 #endif
 
 let arguments = DriverProcess.rawArguments()
-let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
-let nodeCandidates = [Paths.join(here, ".flexlvm-node"), Paths.join(here, "flexlvm-node")]
-
-/// Replaces this process with the node binary; returns why that failed.
+/// Replaces this process with the node binary (beside this file); returns why that failed.
 func execNode() -> String {
+    let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
+    let nodeCandidates = [Paths.join(here, ".flexlvm-node"), Paths.join(here, "flexlvm-node")]
     var failures: [String] = []
     for path in nodeCandidates where Files.exists(path) {
         var argv: [UnsafeMutablePointer<CChar>?] = [strdup(path)]

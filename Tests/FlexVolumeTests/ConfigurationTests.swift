@@ -1,5 +1,6 @@
-import FlexLVMCore
 import Testing
+
+@testable import FlexLVMCore
 
 @Suite("configuration and node identity")
 struct ConfigurationTests {
@@ -35,6 +36,16 @@ struct ConfigurationTests {
         let name = NodeIdentity.localNodeName(Configuration())
         #expect(name == NodeIdentity.hostName().lowercased())
         #expect(!name.isEmpty)
+    }
+
+    @Test(arguments: [
+        (Int64(0), 0, "1970-01-01T00:00:00.000Z"), (Int64(951_782_400), 7, "2000-02-29T00:00:00.007Z"),
+        (Int64(1_795_432_075), 688, "2026-11-23T11:07:55.688Z"),
+        (Int64(4_107_542_399), 999, "2100-02-28T23:59:59.999Z"),
+        (Int64(-1), 0, "1969-12-31T23:59:59.000Z"),
+    ])
+    func logTimestampsAreUTCCalendarTime(_ seconds: Int64, _ milliseconds: Int, _ expected: String) {
+        #expect(Clock.timestamp(seconds: seconds, milliseconds: milliseconds) == expected)
     }
 }
 

@@ -90,4 +90,20 @@ struct VolumeOptionsTests {
         #expect(!text.contains("\n"))
         #expect(text.contains("\\xa"))
     }
+
+    @Test(arguments: [
+        "pv-1", "pvc-0b5d2c1e-9d7e-4f57-9a0b-1c2d3e4f5a6b", "a.b.c", "data_1", "x",
+        String(repeating: "a", count: 253),
+    ])
+    func volumeNamesKubernetesGives(_ name: String) {
+        #expect(VolumeNameRules.isValid(name))
+    }
+
+    @Test(arguments: [
+        "", ".", "..", ".hidden", "-flag", "a/b", "a b", "a+b", "a\u{0}b", "né",
+        String(repeating: "a", count: 254),
+    ])
+    func volumeNamesNeverLetIntoPaths(_ name: String) {
+        #expect(!VolumeNameRules.isValid(name))
+    }
 }

@@ -10,8 +10,8 @@ import json, os, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
 RUNS = int(os.environ.get("FLEXLVM_BENCH_RUNS", "20"))
-# Which guest sections run: any of "operations", "scale", "concurrency" (default: all).
-SECTIONS = os.environ.get("FLEXLVM_BENCH_SECTIONS", "operations,scale,concurrency").split(",")
+# Which guest sections run: any of "hotpath", "operations", "scale", "concurrency" (default: all).
+SECTIONS = os.environ.get("FLEXLVM_BENCH_SECTIONS", "hotpath,operations,scale,concurrency").split(",")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEASURE = os.environ.get("BENCH_MEASURE", os.path.join(REPO, ".build", "bench", "measure"))
 
@@ -223,7 +223,7 @@ def guest(driver, hello, baseline):
         print(f"\nStatic hello-world in this guest: median {med:.1f} ms, p95 {p95:.1f} ms, peak RSS {rss / 1024:.1f} MiB; "
               f"/bin/true: median {stats([call(['/bin/true']) for _ in range(RUNS)])[0]:.1f} ms")
         header("Hot path against process start (guest)", "static hello-world")
-        for s in sides[:1]:
+        for s in sides[:1] if "hotpath" in SECTIONS else []:
             lv = "hot"
             sh("lvcreate", "-q", "-y", "-n", lv, "-L", "8M", "-a", "y", vg)
             row("init", [s.run("init") for _ in range(RUNS)], hello_samples)
@@ -231,10 +231,11 @@ def guest(driver, hello, baseline):
                 hello_samples)
             row("waitforattach, active LV", [s.run("waitforattach", s.device(lv), s.options(lv)) for _ in range(RUNS)],
                 hello_samples)
-        results = operations(sides, vg)
-        header("Per operation (guest, real LVM)")
-        for name in results["driver"]:
-            row(name, results["driver"][name], results["baseline"][name])
+        if "operations" in SECTIONS:
+            results = operations(sides, vg)
+            header("Per operation (guest, real LVM)")
+            for name in results["driver"]:
+                row(name, results["driver"][name], results["baseline"][name])
         if "scale" in SECTIONS:
             header("Scale: LVs in the volume's VG (two other VGs present)")
             for label, (d, b) in scale(sides, scaled, [1, 100, 500]):
