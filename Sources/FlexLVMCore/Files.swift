@@ -152,6 +152,15 @@ public struct DeviceNumber: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Files {
+    /// Removes the file at `path`; a file that is already gone is not an error.
+    public static func removeIfPresent(_ path: String) throws {
+        switch valueOrErrno({ unlink(path) }) {
+        case .success: return
+        case .failure(let error) where error == .noSuchFile: return
+        case .failure(let error): throw FlexLVMError(.system, "unlink \(path)", cause: error)
+        }
+    }
+
     /// The names in a directory (without "." and ".."); empty when it does not exist.
     public static func list(_ path: String) throws -> [String] {
         guard let directory = opendir(path) else {

@@ -39,11 +39,7 @@ public struct VolumeMap: Sendable {
 
     /// Forgets `volumeName`.
     public func remove(_ volumeName: String) throws {
-        switch valueOrErrno({ unlink(path(volumeName)) }) {
-        case .success: return
-        case .failure(let error) where error == .noSuchFile: return
-        case .failure(let error): throw FlexLVMError(.system, "unlink \(path(volumeName))", cause: error)
-        }
+        try Files.removeIfPresent(path(volumeName))
     }
 }
 

@@ -48,7 +48,8 @@ extension NodeDriver {
         of ref: LogicalVolumeRef, device: String, number: DeviceNumber, at path: String, filesystem: Filesystem,
         options: MountOptions, readOnly: Bool, mkfsExtra: [String], lock: FileLock
     ) throws {
-        if let existing = try MountTable.current().mount(at: path) {
+        let table = try MountTable.current()
+        if let existing = table.mount(at: path) {
             guard existing.backingDevice == number else {
                 throw FlexLVMError(
                     .busy,
@@ -57,7 +58,6 @@ extension NodeDriver {
             }
             return
         }
-        let table = try MountTable.current()
         let ours = [paths.globalMountsDirectory, configuration.stagingDir, paths.podsDirectory].map {
             MountTable.canonical($0) + "/"
         }
@@ -149,11 +149,7 @@ extension NodeDriver {
     }
 
     func removeMarker(_ marker: String) throws {
-        switch valueOrErrno({ unlink(marker) }) {
-        case .success: return
-        case .failure(let error) where error == .noSuchFile: return
-        case .failure(let error): throw FlexLVMError(.system, "unlink \(marker)", cause: error)
-        }
+        try Files.removeIfPresent(marker)
     }
 
     /// unmountdevice: unmount the global dir, remove it, and release the LV when nothing
