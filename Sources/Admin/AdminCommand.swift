@@ -13,7 +13,9 @@ public struct AdminCommand: ParsableCommand {
 
             Example: flexlvm provision --vg kube_vg --name vol1 --size 10Gi > pv.yaml
             """,
-        subcommands: [Provision.self, Volumes.self, Doctor.self, Install.self, Uninstall.self])
+        subcommands: [
+            Provision.self, Volumes.self, Reconcile.self, Doctor.self, Install.self, Uninstall.self,
+        ])
 
     public init() {}
 

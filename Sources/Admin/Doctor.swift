@@ -57,9 +57,11 @@ struct Doctor: ParsableCommand {
     }
 
     func runChecks() throws -> [Check] {
-        let configuration = try nodeOptions.configuration()
+        var (configuration, problems) = Configuration.loadLeniently()
+        if let node = nodeOptions.node { configuration.nodeName = node }
         LibraryMessages.install(log: nil)
         var checks: [Check] = []
+        checks += configurationChecks(configuration, problems: problems)
 
         var deviceMapperWorks = false
         do {
@@ -136,19 +138,58 @@ struct Doctor: ParsableCommand {
                 fix:
                     "it must equal the Node object's name; set FLEXLVM_NODE_NAME or nodeName if kubelet uses --hostname-override"
             ))
-        for (name, path) in [
-            ("log dir", Paths.directory(of: configuration.logFile)), ("state dir", configuration.stateDir),
+        for (name, path, need) in [
+            ("log dir", Paths.directory(of: configuration.logFile), "the log"),
+            ("state dir", configuration.stateDir, "the PV-to-LV records detach and reconcile use"),
+            ("staging dir", configuration.stagingDir, "attach:false mounts"),
+            ("lock dir", configuration.lockDir, "per-volume locks (a tmpfs such as /run is best)"),
         ] {
             let writable = (try? Files.makeDirectories(path, mode: 0o750)) != nil && access(path, W_OK) == 0
             checks.append(
                 Check(
-                    name: name, status: writable ? .ok : .warning,
-                    detail: "\(path) \(writable ? "writable" : "not writable")",
-                    fix: writable ? "" : "the driver needs \(path) writable as root"))
+                    name: name, status: writable ? .ok : .fail,
+                    detail: "\(path) \(writable ? "writable" : "not writable") (\(need))",
+                    fix: writable
+                        ? ""
+                        : "the driver needs \(path) writable as root; on a read-only /var set \(name == "log dir" ? "logFile" : name == "state dir" ? "stateDir" : name == "staging dir" ? "stagingDir" : "lockDir") in the config file"
+                ))
         }
         if !deviceMapperWorks, let first = checks.firstIndex(where: { $0.name == "kernel device-mapper" }) {
             checks.insert(checks.remove(at: first), at: 0)
         }
+        return checks
+    }
+
+    /// The configuration file, the attach mode in force and why, and the kubelet root.
+    func configurationChecks(_ configuration: Configuration, problems: [String]) -> [Check] {
+        let path = Environment.value("FLEXLVM_CONFIG") ?? Configuration.defaultPath
+        var checks = [
+            Check(
+                name: "configuration", status: problems.isEmpty ? .ok : .fail,
+                detail: problems.isEmpty
+                    ? (Files.exists(path) ? "\(path) is valid" : "no \(path); defaults in force")
+                    : problems.joined(separator: "; "),
+                fix: problems.isEmpty
+                    ? ""
+                    : "fix the file: until then every call but init, unmount, unmountdevice and detach fails "
+                        + "(those run with the broken lines skipped)")
+        ]
+        let mode = AttachMode.decide(
+            environment: Environment.value, configFile: try? Files.read(path, limit: 64 * 1024), configPath: path,
+            executablePaths: [PluginLayout(pluginDir: pluginDir).driverFile])
+        checks.append(
+            Check(
+                name: "attach mode", status: .ok,
+                detail: "attach: \(mode.attach) (\(mode.reason))"
+                    + (mode.attach
+                        ? "; kube-controller-manager must run the driver (its --flex-volume-plugin-dir mounted)"
+                        : "; kubelet calls only mount and unmount"),
+                fix: ""))
+        checks.append(
+            Check(
+                name: "kubelet root", status: .ok,
+                detail: configuration.kubeletRoot.map { "only \($0) (kubeletRoot setting)" }
+                    ?? "any: taken from each path kubelet passes (--root-dir of kubelet)"))
         return checks
     }
 

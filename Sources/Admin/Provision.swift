@@ -75,6 +75,9 @@ struct Provision: ParsableCommand {
                     manifest.capacityBytes = try lvm.logicalVolume(ref).sizeBytes
                 }
             }
+            // Recorded like an attached volume, so `reconcile` releases it if LVM's boot-time
+            // auto-activation leaves it active without a pod.
+            if !dryRun { try VolumeMap(stateDir: configuration.stateDir).record(manifest.name, ref) }
             print(manifest.yaml, terminator: "")
         }
     }

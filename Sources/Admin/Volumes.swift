@@ -39,7 +39,6 @@ struct Volumes: ParsableCommand {
             let configuration = try nodeOptions.configuration()
             LibraryMessages.install(log: DriverLog(path: configuration.logFile))
             let lvm = try LVM()
-            let paths = KubeletPaths(root: configuration.kubeletRoot)
             var volumes = try lvm.logicalVolumes(tagged: LVM.managedTag)
             var names: [LogicalVolumeRef: String] = [:]
             for info in volumes {
@@ -62,9 +61,12 @@ struct Volumes: ParsableCommand {
                 return Row(
                     info: info, persistentVolume: names[info.ref] ?? "-", active: active, filesystem: filesystem,
                     globalMounts: mounts.map(\.mountPoint).filter {
-                        $0.hasPrefix(paths.globalMountsDirectory + "/") || $0.hasPrefix(configuration.stagingDir + "/")
+                        (try? KubeletPaths.locate(globalMountPath: $0, allowedRoot: configuration.kubeletRoot)) != nil
+                            || $0.hasPrefix(MountTable.canonical(configuration.stagingDir) + "/")
                     },
-                    podMounts: mounts.map(\.mountPoint).filter { $0.hasPrefix(paths.podsDirectory + "/") })
+                    podMounts: mounts.map(\.mountPoint).filter {
+                        (try? KubeletPaths.locate(podVolumeDir: $0, allowedRoot: configuration.kubeletRoot)) != nil
+                    })
             }
             switch output {
             case .json:

@@ -38,3 +38,14 @@ extension UInt8 {
         (self >= 0x30 && self <= 0x39) || (self >= 0x41 && self <= 0x5A) || (self >= 0x61 && self <= 0x7A)
     }
 }
+
+extension Collection where Element == UInt8 {
+    /// The offset of the first occurrence of `needle` in these bytes, or nil.
+    public func firstOffset(of needle: [UInt8]) -> Int? {
+        let bytes = Array(self)
+        guard !needle.isEmpty, bytes.count >= needle.count else { return nil }
+        return (0...(bytes.count - needle.count)).first { start in
+            bytes[start..<(start + needle.count)].elementsEqual(needle)
+        }
+    }
+}

@@ -26,7 +26,9 @@ enum NodeMain {
         var operation = arguments.first.flatMap { String(validating: $0, as: UTF8.self) } ?? ""
         let reply: Reply
         do {
-            let configuration = try Configuration.load()
+            // Broken lines of the configuration are skipped here and refused below, except
+            // for the calls that release volumes, which must work whatever the file says.
+            let (configuration, problems) = Configuration.loadLeniently()
             log = DriverLog(path: configuration.logFile)
             log?.context = [("op", quoted(operation, limit: 32)), ("pid", String(getpid()))]
             LibraryMessages.install(log: log)
@@ -37,8 +39,14 @@ enum NodeMain {
                 operation = call.operation
                 log?.context = [("op", operation), ("pid", String(getpid()))]
                 log?.record("info", "call", call.logFields)
+                if !problems.isEmpty {
+                    log?.record("warning", "configuration-broken", [("problems", problems.joined(separator: "; "))])
+                    if !call.releasesVolumes && call != .initialize, let error = Configuration.brokenError(problems) {
+                        throw error
+                    }
+                }
                 let answers = ControllerAnswers(
-                    localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
+                    localNode: NodeIdentity.localNodeName(configuration), attach: AttachMode.current().attach)
                 if let answer = try answers.answer(call) {
                     reply = answer
                 } else {

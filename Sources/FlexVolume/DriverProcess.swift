@@ -29,9 +29,18 @@ public enum DriverProcess {
         return reply
     }
 
+    /// Whether any argument carries kubelet's secret keys (`kubernetes.io/secret/...`, only
+    /// ever in `mount`'s options): such a call's Failure exits 0, so kubelet does not log its
+    /// argv (``Reply/exitStatus(carryingSecrets:)``). Read from the raw bytes, so a call whose
+    /// JSON does not even parse is covered too.
+    public static func carrySecrets(_ arguments: [[UInt8]]) -> Bool {
+        let marker = Array("kubernetes.io/secret/".utf8)
+        return arguments.contains { $0.firstOffset(of: marker) != nil }
+    }
+
     /// Writes `reply` as one line to `fd` and exits with its status.
     public static func finish(_ reply: Reply, fd: Int32 = 1) -> Never {
         try? Files.writeAll(fd, Array((reply.json + "\n").utf8), object: "reply")
-        exit(reply.exitStatus)
+        exit(reply.exitStatus(carryingSecrets: carrySecrets(rawArguments())))
     }
 }

@@ -23,6 +23,16 @@ public enum Call: Sendable, Equatable {
         }
     }
 
+    /// unmount, unmountdevice and detach: the calls that release volumes. They run with a
+    /// broken configuration file too (its broken lines skipped), so a typo in it can never
+    /// keep a pod in Terminating.
+    public var releasesVolumes: Bool {
+        switch self {
+        case .unmount, .unmountDevice, .detach: return true
+        default: return false
+        }
+    }
+
     /// The operation name as it appears in argv[1].
     public var operation: String {
         switch self {
@@ -57,7 +67,7 @@ public enum Invocation {
     /// First arguments that name `flexlvm`'s admin commands (run by the node binary), which
     /// no FlexVolume operation uses.
     public static let adminCommands: Set<String> = [
-        "provision", "volumes", "doctor", "install", "uninstall", "help", "-h", "--help",
+        "provision", "volumes", "reconcile", "doctor", "install", "uninstall", "help", "-h", "--help",
         "--generate-completion-script",
     ]
 

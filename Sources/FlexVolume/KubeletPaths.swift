@@ -73,6 +73,64 @@ public struct KubeletPaths: Sendable {
     /// The pods dir kubelet keeps.
     public var podsDirectory: String { "\(root)/pods" }
 
+    // MARK: - Any kubelet root
+
+    /// The part of a global mount dir below kubelet's root.
+    static let globalMountsSuffix = "/plugins/kubernetes.io/flexvolume/\(vendor)/\(driver)/mounts/"
+
+    /// The kubelet root and volume name of a global mount dir, whatever kubelet's
+    /// `--root-dir`: the layout below the root is fixed, so the root is what precedes it.
+    /// `allowedRoot` (the `kubeletRoot` setting), when set, is the only root accepted.
+    public static func locate(globalMountPath path: String, allowedRoot: String?) throws -> (
+        KubeletPaths, volumeName: String
+    ) {
+        guard let offset = Array(path.utf8).firstOffset(of: Array(globalMountsSuffix.utf8)) else {
+            throw FlexLVMError(
+                .invalidArgument,
+                "\(quoted(path)) is not a global mount dir of this driver (expected <kubelet root>\(globalMountsSuffix)"
+                    + "<volume name>)")
+        }
+        let root = String(decoding: Array(path.utf8)[..<offset], as: UTF8.self)
+        let paths = try checkedRoot(root, of: path, allowedRoot: allowedRoot)
+        return (paths, try paths.volumeName(ofGlobalMountPath: path))
+    }
+
+    /// The kubelet root and parts of a pod volume dir
+    /// (`<kubelet root>/pods/<pod uid>/volumes/flexlvm~lvm/<volume name>`), whatever
+    /// kubelet's `--root-dir`; `allowedRoot`, when set, is the only root accepted.
+    public static func locate(podVolumeDir path: String, allowedRoot: String?) throws -> (KubeletPaths, PodVolume) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        let expected = "<kubelet root>/pods/<pod uid>/volumes/\(pluginDirectoryName)/<volume name>"
+        guard parts.count >= 7, parts[parts.count - 5] == "pods" else {
+            throw FlexLVMError(
+                .invalidArgument, "\(quoted(path)) is not inside kubelet's pods dir (expected \(expected))")
+        }
+        let root = parts[..<(parts.count - 5)].joined(separator: "/")
+        let paths = try checkedRoot(root, of: path, allowedRoot: allowedRoot)
+        return (paths, try paths.podVolume(path))
+    }
+
+    /// A kubelet root taken from a path: absolute, plain components, an existing directory,
+    /// and the allowed root when one is set.
+    static func checkedRoot(_ root: String, of path: String, allowedRoot: String?) throws -> KubeletPaths {
+        let components = root.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard root.hasPrefix("/"), !components.isEmpty,
+            components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." })
+        else {
+            throw FlexLVMError(.invalidArgument, "\(quoted(path)) does not lie below a kubelet root dir")
+        }
+        if let allowedRoot, KubeletPaths(root: allowedRoot).root != root {
+            throw FlexLVMError(
+                .invalidArgument,
+                "\(quoted(path)) is below \(quoted(root)), not below kubelet root \(allowedRoot) (the kubeletRoot setting)"
+            )
+        }
+        guard Files.isDirectory(root) else {
+            throw FlexLVMError(.notFound, "kubelet root \(quoted(root)) of \(quoted(path)) is not a directory")
+        }
+        return KubeletPaths(root: root)
+    }
+
     static func checkVolumeName(_ name: String, in path: String) throws {
         guard VolumeNameRules.isValid(name) else {
             throw FlexLVMError(.invalidArgument, "\(quoted(path)): \(quoted(name)) is not a volume name")

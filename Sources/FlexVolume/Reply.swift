@@ -62,8 +62,13 @@ public struct Reply: Sendable, Equatable {
 
     public static let notSupported = Reply(.notSupported)
 
-    /// The exit status that makes the client read this reply as meant (contract §3).
-    public var exitStatus: Int32 { status == .failure ? 1 : 0 }
+    /// The exit status that makes the client read this reply as meant (contract §3): 1 for
+    /// a Failure, except in a call whose argv carries secrets. kubelet logs the whole argv of
+    /// a call that exits non-zero (the options JSON, secrets included), while a Failure with
+    /// exit 0 is still an error to it (`handleCmdResponse`) and logs only the reply.
+    public func exitStatus(carryingSecrets: Bool) -> Int32 {
+        status == .failure && !carryingSecrets ? 1 : 0
+    }
 
     /// The reply as one line of compact JSON.
     public var json: String {

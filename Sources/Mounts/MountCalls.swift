@@ -16,25 +16,21 @@ public enum MountCalls {
         }
     }
 
-    /// Bind-mounts `source` on `target`, makes the bind private, and makes it read-only when
-    /// asked (a bind cannot be made read-only in the same call).
+    /// Bind-mounts `source` on `target`, as kubelet's own mounter does (the bind keeps the
+    /// propagation its place gives it), and makes it read-only when asked (a bind cannot be
+    /// made read-only in the same call).
     public static func bind(_ source: String, at target: String, readOnly: Bool) throws {
         _ = try systemCall("mount(bind, \(source))", target) {
             Glibc.mount(source, target, nil, UInt(MS_BIND), nil)
         }
+        guard readOnly else { return }
         do {
-            try makePrivate(target)
-            if readOnly { try remountReadOnly(bind: target) }
+            try remountReadOnly(bind: target)
         } catch {
-            // Never leave a shared or read-write bind where a private or read-only one was asked.
+            // Never leave a read-write bind where a read-only one was asked.
             _ = umount2(target, Int32(UMOUNT_NOFOLLOW))
             throw error
         }
-    }
-
-    /// Sets the propagation of the mount at `target` to private.
-    public static func makePrivate(_ target: String) throws {
-        _ = try systemCall("mount(private)", target) { Glibc.mount(nil, target, nil, UInt(MS_PRIVATE), nil) }
     }
 
     /// Makes the bind mount at `target` read-only.

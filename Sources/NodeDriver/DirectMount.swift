@@ -21,65 +21,57 @@ extension NodeDriver {
         Paths.join(MountTable.canonical(configuration.stagingDir), ref.deviceMapperName)
     }
 
-    /// mount (attach:false): activate, format only if blank, mount on the staging dir, bind
-    /// into the pod dir. Secrets may arrive here; they are neither used, logged nor stored.
-    func mountDirect(podDir: String, _ options: VolumeOptions) throws -> Reply {
-        let podVolume = try paths.podVolume(podDir)
-        let ref = try volume(options)
+    /// mount without a global mount (attach:false): activate, format only if blank, mount
+    /// on the staging dir, bind into the pod dir. Secrets may arrive here; they are neither
+    /// used, logged nor stored.
+    func mountDirect(
+        podDir: String, kubelet: KubeletPaths, podVolume: KubeletPaths.PodVolume, ref: LogicalVolumeRef,
+        _ options: VolumeOptions
+    ) throws -> Reply {
         let filesystem = try Filesystem(fsTypeOption: options.fsType)
-        var mountOptions = try MountOptions.parse(options.mountOptions ?? "", fsType: filesystem.rawValue)
-        if options.readOnly { mountOptions.flags |= UInt(MS_RDONLY) }
+        let mountOptions = try MountOptions.parse(options.mountOptions ?? "", fsType: filesystem.rawValue)
         let mkfsExtra = try filesystem.mkfsExtraArguments(options.mkfsOptions)
 
         let lock = try lockVolume(ref)
         defer { lock.release() }
         let (device, activated) = try activate(ref)
+        let wasStaged = try MountTable.current().mount(at: stagingPath(ref)) != nil
         try volumeMap.record(podVolume.volumeName, ref)
         do {
-            try stageAndBind(ref, device: device, podDir: podDir, options, filesystem, mountOptions, mkfsExtra, lock)
+            try stageAndBind(
+                ref, device: device, podDir: podDir, kubelet: kubelet, options, filesystem, mountOptions, mkfsExtra,
+                lock)
         } catch {
-            // kubelet answers a failed mount by removing the pod dir, not with unmount: an
-            // LV this call activated and nothing uses must not stay active.
-            if activated { try? releaseStagedIfUnused(ref) }
+            // kubelet answers a failed mount by removing the pod dir, not with unmount: a
+            // staged LV that no pod uses (this call's, or one a concurrent unmount skipped
+            // while this call held the lock) must not stay mounted or active. An LV that was
+            // active before and not staged by the driver is left active.
+            try? releaseStagedIfUnused(ref, deactivate: activated || wasStaged)
             throw error
         }
         return .success()
     }
 
-    /// Mounts the LV on its staging dir (unless it is) and binds that into the pod dir.
+    /// Mounts the LV on its staging dir (unless it is) and binds that into the pod dir. The
+    /// staging mount is read-write unless the volume itself is read-only, whatever the first
+    /// pod asked: each pod's bind is read-only when its pod asks.
     private func stageAndBind(
-        _ ref: LogicalVolumeRef, device: String, podDir: String, _ options: VolumeOptions, _ filesystem: Filesystem,
-        _ mountOptions: MountOptions, _ mkfsExtra: [String], _ lock: FileLock
+        _ ref: LogicalVolumeRef, device: String, podDir: String, kubelet: KubeletPaths, _ options: VolumeOptions,
+        _ filesystem: Filesystem, _ mountOptions: MountOptions, _ mkfsExtra: [String], _ lock: FileLock
     ) throws {
         let number = try deviceNumber(of: ref, at: device)
         let staging = stagingPath(ref)
-        if let staged = try MountTable.current().mount(at: staging), staged.backingDevice == number,
-            staged.isReadOnly && !options.readOnly
-        {
-            throw FlexLVMError(
-                .busy, "LV \(ref) is mounted read-only on this node for another pod; a read-write pod cannot share it")
-        }
         try mountFilesystem(
-            of: ref, device: device, number: number, at: staging, filesystem: filesystem, options: mountOptions,
-            readOnly: options.readOnly, mkfsExtra: mkfsExtra, lock: lock)
+            of: ref, device: device, number: number, at: staging, kubelet: kubelet, filesystem: filesystem,
+            options: mountOptions, readOnly: options.readOnly, mkfsExtra: mkfsExtra, lock: lock)
         checkpoint("mount-direct-staged")
 
-        try bindIntoPod(
-            staging, at: podDir, number: number, readOnly: options.readOnly, table: try MountTable.current())
-    }
-
-    /// unmount (attach:false): unbind the pod dir, then release every staged LV that no
-    /// mount uses any more (this one, and any an earlier crash left behind).
-    func unmountDirect(podDir: String) throws -> Reply {
-        _ = try paths.podVolume(podDir)
-        if Files.exists(podDir) {
-            try unmountAll(podDir)
-            try removeDirectory(podDir)
+        let table = try MountTable.current()
+        guard let staged = table.mount(at: staging), staged.backingDevice == number else {
+            throw FlexLVMError(.internalError, "\(staging) is not a mount of LV \(ref) after mounting it")
         }
-        checkpoint("unmount-direct-unbound")
-        try releaseUnusedStagedVolumes()
-        try releaseIdleRecordedVolumes()
-        return .success()
+        try checkWritable(ref, source: staged, readOnly: options.readOnly)
+        try bindIntoPod(staging, at: podDir, number: number, readOnly: options.readOnly, table: table)
     }
 
     /// Unmounts and deactivates each staged LV whose device has no mount but its staging
@@ -97,8 +89,8 @@ extension NodeDriver {
     }
 
     /// Unmounts the LV's staging dir when no other mount uses its device, then deactivates
-    /// the LV when nothing holds it open. The caller holds the LV's lock.
-    func releaseStagedIfUnused(_ ref: LogicalVolumeRef) throws {
+    /// the LV when nothing holds it open (and `deactivate`). The caller holds the LV's lock.
+    func releaseStagedIfUnused(_ ref: LogicalVolumeRef, deactivate: Bool = true) throws {
         let staging = stagingPath(ref)
         let table = try MountTable.current()
         if let staged = table.mount(at: staging) {
@@ -107,6 +99,6 @@ extension NodeDriver {
             try unmountAll(staging)
         }
         try removeDirectory(staging)
-        try releaseIfUnused(ref)
+        if deactivate { try releaseIfUnused(ref) }
     }
 }

@@ -7,25 +7,36 @@ import Mounts
 /// expandfs and expandvolume: grow the LV in-process, then the mounted filesystem online.
 extension NodeDriver {
     /// expandfs: grow the LV to at least `newSize`, then its mounted filesystem.
+    ///
+    /// kubelet passes the pod's volume dir (`volumeMounter.GetPath()`), while the pod is being
+    /// mounted (the dir is not a mount yet) as well as in use; older kubelets passed the global
+    /// dir. The filesystem is grown through that dir when it is a mount of the LV, else through
+    /// the LV's mount in kubelet's global dir or the driver's staging dir.
     func expandFilesystem(
         _ options: VolumeOptions, devicePath: String, mountPath: String, newSize: Int64, oldSize: Int64
     ) throws -> Reply {
         let ref = try volume(options)
+        let kubelet = try (try? locate(podDir: mountPath).0) ?? locate(globalMountPath: mountPath).0
         let lock = try lockVolume(ref)
         defer { lock.release() }
         try growLogicalVolume(ref, to: newSize, from: oldSize)
         let device = try ensureActive(ref)
         let number = try deviceNumber(of: ref, at: device)
-        // attach:false has no global mount: the filesystem is mounted on the staging dir.
-        let mountPath = configuration.attach ? mountPath : stagingPath(ref)
-        guard let entry = try MountTable.current().mount(at: mountPath), entry.backingDevice == number else {
+        let mounts = try MountTable.current().mounts(of: number)
+        let ours = [kubelet.globalMountsDirectory, configuration.stagingDir].map { MountTable.canonical($0) + "/" }
+        guard
+            let entry = mounts.first(where: { $0.mountPoint == MountTable.canonical(mountPath) })
+                ?? mounts.first(where: { entry in ours.contains { entry.mountPoint.hasPrefix($0) } })
+        else {
             throw FlexLVMError(
-                .notFound, "\(mountPath) is not a mount of LV \(ref); the filesystem cannot be grown online")
+                .notFound,
+                "LV \(ref) is not mounted at \(mountPath) nor in kubelet's global dir or the staging dir; its "
+                    + "filesystem cannot be grown online")
         }
         guard let filesystem = Filesystem(rawValue: entry.fsType) else {
-            throw FlexLVMError(.unsupported, "\(mountPath) holds \(entry.fsType), which this driver cannot grow")
+            throw FlexLVMError(.unsupported, "\(entry.mountPoint) holds \(entry.fsType), which this driver cannot grow")
         }
-        let arguments = filesystem.growArguments(device: device, mountPath: mountPath)
+        let arguments = filesystem.growArguments(device: device, mountPath: entry.mountPoint)
         log?.record("info", "grow-filesystem", [("command", arguments.joined(separator: " "))])
         let result = try Subprocess.run(arguments, timeout: commandTimeout)
         guard result.succeeded else {

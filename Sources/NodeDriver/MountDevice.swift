@@ -23,11 +23,10 @@ extension NodeDriver {
                     + "remove the secretRef from the PV (secret keys: \(options.secretKeys.map { quoted($0) }.joined(separator: ", ")))"
             )
         }
-        _ = try paths.volumeName(ofGlobalMountPath: mountPath)
+        let (kubelet, _) = try locate(globalMountPath: mountPath)
         let ref = try volume(options)
         let filesystem = try Filesystem(fsTypeOption: options.fsType)
-        var mountOptions = try MountOptions.parse(options.mountOptions ?? "", fsType: filesystem.rawValue)
-        if options.readOnly { mountOptions.flags |= UInt(MS_RDONLY) }
+        let mountOptions = try MountOptions.parse(options.mountOptions ?? "", fsType: filesystem.rawValue)
         let mkfsExtra = try filesystem.mkfsExtraArguments(options.mkfsOptions)
 
         try checkDevicePath(devicePath, of: ref)
@@ -37,16 +36,21 @@ extension NodeDriver {
         let device = try ensureActive(ref)
         let number = try deviceNumber(of: ref, at: device)
         try mountFilesystem(
-            of: ref, device: device, number: number, at: mountPath, filesystem: filesystem, options: mountOptions,
-            readOnly: options.readOnly, mkfsExtra: mkfsExtra, lock: lock)
+            of: ref, device: device, number: number, at: mountPath, kubelet: kubelet, filesystem: filesystem,
+            options: mountOptions, readOnly: options.readOnly, mkfsExtra: mkfsExtra, lock: lock)
         return .success(device: device)
     }
 
     /// Mounts the LV's filesystem at `path` (creating it only on a blank device); a path that
     /// already has this LV mounted is left as it is, one with anything else is refused.
+    ///
+    /// The mount is shared by every pod of the node, so it is read-write unless the volume
+    /// itself is read-only (the LV's LVM permission, or `ro` in `options`): a read-only pod
+    /// first and a read-write pod next must both work, and kubelet never mounts it again while
+    /// a pod uses it. `readOnly` (the first pod's wish) only forbids formatting a blank LV.
     func mountFilesystem(
-        of ref: LogicalVolumeRef, device: String, number: DeviceNumber, at path: String, filesystem: Filesystem,
-        options: MountOptions, readOnly: Bool, mkfsExtra: [String], lock: FileLock
+        of ref: LogicalVolumeRef, device: String, number: DeviceNumber, at path: String, kubelet: KubeletPaths,
+        filesystem: Filesystem, options: MountOptions, readOnly: Bool, mkfsExtra: [String], lock: FileLock
     ) throws {
         let table = try MountTable.current()
         if let existing = table.mount(at: path) {
@@ -58,7 +62,7 @@ extension NodeDriver {
             }
             return
         }
-        let ours = [paths.globalMountsDirectory, configuration.stagingDir, paths.podsDirectory].map {
+        let ours = [kubelet.globalMountsDirectory, configuration.stagingDir, kubelet.podsDirectory].map {
             MountTable.canonical($0) + "/"
         }
         if let foreign = table.mounts(of: number).first(where: { entry in
@@ -69,9 +73,13 @@ extension NodeDriver {
                 "LV \(ref) is mounted at \(foreign.mountPoint), outside kubelet's and this driver's dirs (by the node "
                     + "or an admin); it is not given to a pod")
         }
-        try prepareFilesystem(filesystem, on: device, of: ref, readOnly: readOnly, mkfsExtra: mkfsExtra, lock: lock)
+        let lvReadOnly = try DeviceMapper.info(number)?.readOnly ?? false
+        try prepareFilesystem(
+            filesystem, on: device, of: ref, readOnly: readOnly || lvReadOnly, mkfsExtra: mkfsExtra, lock: lock)
         try Files.makeDirectories(path, mode: 0o750)
         checkpoint("mount-filesystem-before")
+        var options = options
+        if lvReadOnly { options.flags |= UInt(MS_RDONLY) }
         try MountCalls.mount(device: device, at: path, type: filesystem.rawValue, options: options)
     }
 
@@ -155,7 +163,7 @@ extension NodeDriver {
     /// unmountdevice: unmount the global dir, remove it, and release the LV when nothing
     /// holds its device any more.
     func unmountDevice(mountPath: String) throws -> Reply {
-        let volumeName = try paths.volumeName(ofGlobalMountPath: mountPath)
+        let (_, volumeName) = try locate(globalMountPath: mountPath)
         guard let entry = try MountTable.current().mount(at: mountPath) else {
             try removeDirectory(mountPath)
             // A retry after a crash between unmount and deactivation: release the LV
@@ -181,15 +189,18 @@ extension NodeDriver {
         return .success()
     }
 
-    /// Deactivates the LV when its device is no longer open (no mount, no process).
-    func releaseIfUnused(_ ref: LogicalVolumeRef) throws {
-        guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else { return }
+    /// Deactivates the LV when its device is no longer open (no mount, no process); says
+    /// whether it did.
+    @discardableResult
+    func releaseIfUnused(_ ref: LogicalVolumeRef) throws -> Bool {
+        guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else { return false }
         guard device.openCount == 0 else {
             log?.record("info", "release-skipped", [("lv", ref.lvmPath), ("openCount", String(device.openCount))])
-            return
+            return false
         }
         checkpoint("deactivate-before")
         try LVM().deactivate(ref)
+        return true
     }
 
     // MARK: - Helpers

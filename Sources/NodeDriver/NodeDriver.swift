@@ -17,7 +17,6 @@ public struct NodeDriver {
     public let log: DriverLog?
     let answers: ControllerAnswers
     let volumeMap: VolumeMap
-    let paths: KubeletPaths
     /// How long mkfs and filesystem growth may take.
     public var commandTimeout: Double = 600
     /// How long to wait for an activated LV's block device to appear.
@@ -27,9 +26,8 @@ public struct NodeDriver {
         self.configuration = configuration
         self.log = log
         answers = ControllerAnswers(
-            localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
+            localNode: NodeIdentity.localNodeName(configuration), attach: AttachMode.current().attach)
         volumeMap = VolumeMap(stateDir: configuration.stateDir)
-        paths = KubeletPaths(root: configuration.kubeletRoot)
     }
 
     /// Runs a call that needs the node (see ``ControllerAnswers/answer(_:)`` for the rest).
@@ -53,9 +51,9 @@ public struct NodeDriver {
         case .unmountDevice(let mountPath):
             return try unmountDevice(mountPath: mountPath)
         case .mount(let podDir, let options):
-            return configuration.attach ? try mount(podDir: podDir, options) : try mountDirect(podDir: podDir, options)
+            return try mount(podDir: podDir, options)
         case .unmount(let podDir):
-            return configuration.attach ? try unmount(podDir: podDir) : try unmountDirect(podDir: podDir)
+            return try unmount(podDir: podDir)
         case .expandFS(let options, let devicePath, let mountPath, let newSize, let oldSize):
             return try expandFilesystem(
                 options, devicePath: devicePath, mountPath: mountPath, newSize: newSize, oldSize: oldSize)
@@ -138,6 +136,17 @@ public struct NodeDriver {
 
     func lockPath(_ ref: LogicalVolumeRef) -> String { configuration.lockPath(ref) }
 
+    /// kubelet's root and the pod volume of a pod dir kubelet passed (any `--root-dir`;
+    /// only the `kubeletRoot` setting's root when it is set).
+    func locate(podDir: String) throws -> (KubeletPaths, KubeletPaths.PodVolume) {
+        try KubeletPaths.locate(podVolumeDir: podDir, allowedRoot: configuration.kubeletRoot)
+    }
+
+    /// kubelet's root and the volume name of a global mount dir kubelet passed.
+    func locate(globalMountPath: String) throws -> (KubeletPaths, volumeName: String) {
+        try KubeletPaths.locate(globalMountPath: globalMountPath, allowedRoot: configuration.kubeletRoot)
+    }
+
     /// The LV the options name, if the node's `volumeGroups` setting allows its VG.
     func volume(_ options: VolumeOptions) throws -> LogicalVolumeRef {
         try configuration.servedVolume(options)
@@ -146,16 +155,33 @@ public struct NodeDriver {
     /// Deactivates the LVs this node recorded (attached or mounted through the driver) that
     /// are active but neither open nor mounted anywhere: what a crash between unmounting and
     /// deactivating leaves, which kubelet never retries. LVs whose lock is held are skipped.
-    func releaseIdleRecordedVolumes() throws {
+    @discardableResult
+    func releaseIdleRecordedVolumes() throws -> ReconcileReport {
+        var report = ReconcileReport()
         let table = try MountTable.current()
-        for (_, ref) in try volumeMap.entries() {
-            guard let device = try DeviceMapper.info(name: ref.deviceMapperName), device.openCount == 0,
-                table.mounts(of: DeviceNumber(major: device.major, minor: device.minor)).isEmpty,
-                let lock = try FileLock.tryLock(path: lockPath(ref))
-            else { continue }
+        for ref in Set(try volumeMap.entries().map(\.ref)).sorted(by: { $0.lvmPath < $1.lvmPath }) {
+            guard let device = try DeviceMapper.info(name: ref.deviceMapperName) else {
+                report.inactive += 1
+                continue
+            }
+            guard device.openCount == 0,
+                table.mounts(of: DeviceNumber(major: device.major, minor: device.minor)).isEmpty
+            else {
+                report.inUse.append(ref)
+                continue
+            }
+            guard let lock = try FileLock.tryLock(path: lockPath(ref)) else {
+                report.busy.append(ref)
+                continue
+            }
             defer { lock.release() }
-            try releaseIfUnused(ref)
+            do {
+                if try releaseIfUnused(ref) { report.released.append(ref) } else { report.inUse.append(ref) }
+            } catch {
+                report.failures.append("\(ref): \(error)")
+            }
         }
+        return report
     }
 
     /// Records the PV name for `detach`.

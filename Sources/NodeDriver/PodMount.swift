@@ -4,42 +4,59 @@ import FlexVolume
 import LVM
 import Mounts
 
-/// mount and unmount: the global mount bound into each pod's volume dir.
+/// mount and unmount: the volume's filesystem bound into each pod's volume dir.
+///
+/// kubelet freezes the capabilities of the last `init` it ran, so the driver never decides
+/// from its settings what `mount` does: when kubelet's global dir of the volume holds this
+/// LV's mount (mountdevice ran: attach:true), that mount is bound; when it holds nothing
+/// (attach:false, where kubelet never calls mountdevice), the driver stages the LV itself
+/// (``mountDirect(podDir:kubelet:podVolume:ref:_:)``). `unmount` undoes either.
 extension NodeDriver {
-    /// mount: bind the global dir into the pod dir, after checking that the global dir is a
-    /// mount of this LV (binding an unmounted dir would give the pod the node's disk).
+    /// mount: bind the volume's mount into the pod dir.
     func mount(podDir: String, _ options: VolumeOptions) throws -> Reply {
-        let podVolume = try paths.podVolume(podDir)
+        let (kubelet, podVolume) = try locate(podDir: podDir)
         let ref = try volume(options)
-        let global = paths.globalMountPath(podVolume.volumeName)
+        let global = kubelet.globalMountPath(podVolume.volumeName)
+        guard try MountTable.current().mount(at: global) != nil else {
+            return try mountDirect(podDir: podDir, kubelet: kubelet, podVolume: podVolume, ref: ref, options)
+        }
         let lock = try lockVolume(ref)
         defer { lock.release() }
         guard let device = try DeviceMapper.info(name: ref.deviceMapperName), device.hasLiveTable else {
             throw FlexLVMError(
                 .notFound,
-                "LV \(ref) is not active on this node: mountdevice has not run for it, so there is nothing to bind")
+                "\(global) is mounted, but LV \(ref) is not active on this node: it is not the LV mounted there")
         }
         let number = DeviceNumber(major: device.major, minor: device.minor)
         let table = try MountTable.current()
         guard let globalMount = table.mount(at: global), globalMount.backingDevice == number else {
             throw FlexLVMError(
-                .notFound,
-                "\(global) is not a mount of LV \(ref) (\(number)); refusing to bind it into the pod, whose writes would "
-                    + "land on the node's disk")
-        }
-        guard options.readOnly || !globalMount.isReadOnly else {
-            throw FlexLVMError(
                 .busy,
-                "LV \(ref) is mounted read-only on this node (a read-only pod mounted it first); a read-write pod "
-                    + "cannot share it until that pod is gone")
+                "\(global) is not a mount of LV \(ref) (\(number)); refusing to bind it into the pod, which would get "
+                    + "another filesystem")
         }
+        try checkWritable(ref, source: globalMount, readOnly: options.readOnly)
         try bindIntoPod(global, at: podDir, number: number, readOnly: options.readOnly, table: table)
         return .success()
     }
 
-    /// Binds `source` (a mount of the LV with device `number`) into `podDir`: private, and
-    /// read-only when asked. A pod dir that already has this LV bound is brought to the same
-    /// state; one with anything else is refused.
+    /// A read-write pod cannot use a volume that is itself read-only (its LV's LVM permission,
+    /// or `ro` in the PV's mountOptions): its shared mount is read-only for every pod.
+    func checkWritable(_ ref: LogicalVolumeRef, source: MountEntry, readOnly: Bool) throws {
+        guard readOnly || !source.isReadOnly else {
+            throw FlexLVMError(
+                .invalidArgument,
+                "LV \(ref) can only be mounted read-only on this node (its LVM permission is read-only, or the PV's "
+                    + "mountOptions say ro); a read-write pod cannot use it")
+        }
+    }
+
+    /// Binds `source` (a mount of the LV with device `number`) into `podDir`, read-only when
+    /// the pod asks. The bind keeps the propagation of its source, as kubelet's own bind does:
+    /// under a shared kubelet dir it is shared, so container runtimes accept
+    /// `mountPropagation` and an unmount reaches every peer (a containerized kubelet's host).
+    /// A pod dir that already has this LV bound is brought to the same state; one with
+    /// anything else is refused.
     func bindIntoPod(_ source: String, at podDir: String, number: DeviceNumber, readOnly: Bool, table: MountTable)
         throws
     {
@@ -49,7 +66,6 @@ extension NodeDriver {
                     .busy,
                     "\(podDir) already has another filesystem mounted (\(existing.source), device \(existing.device))")
             }
-            try MountCalls.makePrivate(podDir)
             if readOnly && !existing.isReadOnly { try MountCalls.remountReadOnly(bind: podDir) }
             return
         }
@@ -58,12 +74,17 @@ extension NodeDriver {
         try MountCalls.bind(source, at: podDir, readOnly: readOnly)
     }
 
-    /// unmount: unbind the pod dir and remove it.
+    /// unmount: unbind the pod dir and remove it, then release every staged LV that no mount
+    /// uses any more and every idle recorded LV (this one, and any an earlier crash left).
     func unmount(podDir: String) throws -> Reply {
-        _ = try paths.podVolume(podDir)
-        guard Files.exists(podDir) else { return .success() }
-        try unmountAll(podDir)
-        try removeDirectory(podDir)
+        _ = try locate(podDir: podDir)
+        if Files.exists(podDir) {
+            try unmountAll(podDir)
+            try removeDirectory(podDir)
+        }
+        checkpoint("unmount-direct-unbound")
+        try releaseUnusedStagedVolumes()
+        try releaseIdleRecordedVolumes()
         return .success()
     }
 }

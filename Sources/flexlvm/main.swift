@@ -3,9 +3,10 @@
 //
 // Built fully static, it runs anywhere, including KCM's image with no libc and no shell.
 // It answers what needs no LVM itself, and the node's hot path (``HotPath``) with one
-// DM_DEVICE_INFO; it hands other node-side calls (and the admin commands) to the node binary
-// installed beside it (`.flexlvm-node`, a dot-name kubelet's prober ignores) with execve, so
-// such a call costs one extra exec and no fork.
+// DM_DEVICE_INFO; it runs the node binary installed beside it (`.flexlvm-node`, a dot-name
+// kubelet's prober ignores) for other node-side calls and passes its reply on, or replies a
+// Failure naming why the node binary gave none (a missing library, say). Admin commands, which
+// talk to a person, replace this process with the node binary (execve).
 
 import DeviceMapperQueries
 import FlexLVMCore
@@ -18,7 +19,8 @@ import FlexVolume
 #endif
 
 let arguments = DriverProcess.rawArguments()
-/// Replaces this process with the node binary (beside this file); returns why that failed.
+/// Replaces this process with the node binary (beside this file), for the admin commands,
+/// which talk to a person on a terminal; returns why that failed.
 func execNode() -> String {
     let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
     let nodeCandidates = [Paths.join(here, ".flexlvm-node"), Paths.join(here, "flexlvm-node")]
@@ -59,13 +61,25 @@ do {
     DriverProcess.finish(.failure(error))
 }
 
-let configuration: Configuration
-do {
-    configuration = try Configuration.load()
-} catch {
-    DriverProcess.finish(.failure(error))
+// init answers from what cannot be broken: kubelet drops a plugin whose init fails, and with
+// it the unmounts of every volume in use. The configuration file is not read (but for a valid
+// `attach` line); a broken one is reported by the calls that need it and by `doctor`.
+if case .initialize = call {
+    DriverProcess.finish(Reply(.success, capabilities: Capabilities(attach: AttachMode.current().attach)))
 }
-let answers = ControllerAnswers(localNode: NodeIdentity.localNodeName(configuration), attach: configuration.attach)
+if case .getVolumeName = call { DriverProcess.finish(.notSupported) }
+
+let configuration: Configuration
+if call.releasesVolumes {
+    configuration = Configuration.loadLeniently().0
+} else {
+    do {
+        configuration = try Configuration.load()
+    } catch {
+        DriverProcess.finish(.failure(error))
+    }
+}
+let answers = ControllerAnswers(localNode: NodeIdentity.localNodeName(configuration), attach: true)
 
 let driverLog = DriverLog(path: configuration.logFile)
 
@@ -78,11 +92,7 @@ func log(_ reply: Reply, _ detail: String, side: String = "controller") {
 
 do {
     if let reply = try answers.answer(call) {
-        if case .initialize = call {
-        } else if case .getVolumeName = call {
-        } else {
-            log(reply, "answered for another node than \(answers.localNode)")
-        }
+        log(reply, "answered for another node than \(answers.localNode)")
         DriverProcess.finish(reply)
     }
 } catch {
@@ -95,13 +105,44 @@ do {
 // without trying the node binary.
 let deviceMapperPresent = DeviceMapper.isAvailable()
 
+/// Runs the node binary (beside this file) with this call's argv and passes its reply on.
+/// Returns why it could not, when it gave no reply: the node binary is dynamically linked, and
+/// a library its loader cannot find (or any failure before its `main`) leaves no JSON at all,
+/// which kubelet would log as "unexpected end of JSON input".
+func runNode() -> String {
+    let here = Paths.directory(of: Paths.currentExecutable() ?? CommandLine.arguments[0])
+    let nodeCandidates = [Paths.join(here, ".flexlvm-node"), Paths.join(here, "flexlvm-node")]
+    guard let path = nodeCandidates.first(where: Files.exists) else {
+        return "no \(nodeCandidates.joined(separator: " or ")) found"
+    }
+    let result: Subprocess.Result
+    do {
+        result = try Subprocess.run(program: path, rawArguments: arguments)
+    } catch {
+        return "\(path): \(error)"
+    }
+    if !result.stdout.isEmpty {
+        try? Files.writeAll(1, result.stdout, object: "reply")
+        exit(result.status)
+    }
+    if result.status > 128 {
+        // Killed (the OOM killer, a test's SIGKILL): die the same way, as an exec'd node
+        // binary would have.
+        let number = result.status - 128
+        signal(number, SIG_DFL)
+        kill(getpid(), number)
+    }
+    let said = result.standardError.split(separator: "\n").first.map { quoted(String($0), limit: 300) }
+    return "\(path) exited with status \(result.status) before replying"
+        + (said.map { ": \($0)" } ?? "")
+        + (result.status == 127 ? " (a shared library it needs is missing: check 'ldd \(path)')" : "")
+}
+
 // A node-side call. From here stderr is /dev/null: it is the sink for anything libdevmapper
-// or the dynamic loader might print (a missing library must not corrupt the reply); replies
-// go to stdout.
+// might print on the hot path; replies go to stdout.
 var reason = "no device-mapper on this host (/proc/misc lists none, or /dev/mapper/control is missing)"
 if deviceMapperPresent || !call.isControllerCall {
     let devNull = open("/dev/null", O_WRONLY)
-    let savedStderr = fcntl(2, F_DUPFD_CLOEXEC, 3)
     if devNull >= 0 { dup2(devNull, 2) }
     if deviceMapperPresent {
         LibraryMessages.install(log: driverLog)
@@ -110,8 +151,7 @@ if deviceMapperPresent || !call.isControllerCall {
             DriverProcess.finish(reply)
         }
     }
-    reason = execNode()
-    if savedStderr >= 0 { dup2(savedStderr, 2) }
+    reason = runNode()
 }
 
 // The node binary cannot run here (KCM's image has no dynamic loader and no LVM). The
@@ -124,9 +164,9 @@ do {
     case .detach: reply = answers.remoteDetach()
     default:
         reply = .failure(
-            "\(call.operation) must run on the node, but the node binary cannot be executed here (\(reason)); "
+            "\(call.operation) must run on the node, but the node binary cannot run here (\(reason)); "
                 + "reinstall the driver (the driver file and its .flexlvm-node beside it) and check that "
-                + "libdevmapper and liblvm2cmd are installed")
+                + "libdevmapper, liblvm2cmd and libblkid are installed ('flexlvm doctor')")
     }
     log(reply, "node binary not runnable: \(reason)")
     DriverProcess.finish(reply)

@@ -6,13 +6,14 @@ import Testing
 struct ConfigurationTests {
     @Test func readsTheFileAndLetsTheEnvironmentWin() throws {
         var configuration = Configuration()
-        try configuration.apply(
+        let problems = configuration.apply(
             fileContents: Array("# comment\nnodeName = node-from-file\nattach=false\nlogFile = /var/log/x.log\n".utf8),
             source: "test.conf")
+        #expect(problems.isEmpty)
         #expect(configuration.nodeName == "node-from-file")
         #expect(configuration.attach == false)
         #expect(configuration.logFile == "/var/log/x.log")
-        try configuration.apply(environment: ["FLEXLVM_NODE_NAME": "node-from-env", "FLEXLVM_ATTACH": "true"].get)
+        configuration.apply(environment: ["FLEXLVM_NODE_NAME": "node-from-env", "FLEXLVM_ATTACH": "true"].get)
         #expect(configuration.nodeName == "node-from-env")
         #expect(configuration.attach == true)
         #expect(NodeIdentity.localNodeName(configuration) == "node-from-env")
@@ -20,16 +21,60 @@ struct ConfigurationTests {
 
     @Test func readsTheVolumeGroupAllowList() throws {
         var configuration = Configuration()
-        try configuration.apply(fileContents: Array("volumeGroups = vg1, vg-2 ,".utf8), source: "t")
+        configuration.apply(fileContents: Array("volumeGroups = vg1, vg-2 ,".utf8), source: "t")
         #expect(configuration.volumeGroups == ["vg1", "vg-2"])
-        try configuration.apply(environment: ["FLEXLVM_VOLUME_GROUPS": "other"].get)
+        configuration.apply(environment: ["FLEXLVM_VOLUME_GROUPS": "other"].get)
         #expect(configuration.volumeGroups == ["other"])
     }
 
     @Test(arguments: ["attach = perhaps", "logFile = relative.log", "stateDir = /a/../b", "colour = blue", "novalue"])
-    func refusesBadSettings(_ line: String) {
+    func reportsBadSettingsAndKeepsTheDefault(_ line: String) {
         var configuration = Configuration()
-        #expect(throws: FlexLVMError.self) { try configuration.apply(fileContents: Array(line.utf8), source: "t") }
+        let problems = configuration.apply(fileContents: Array(line.utf8), source: "t")
+        #expect(problems.count == 1)
+        #expect(problems.first?.hasPrefix("t:1: ") == true)
+        #expect(configuration == Configuration())
+        #expect(Configuration.brokenError(problems)?.description.contains("configuration is broken") == true)
+    }
+
+    /// A broken line is skipped, the good lines around it still apply (teardown calls run with
+    /// them), and the problem is named.
+    @Test func skipsOnlyTheBrokenLines() {
+        var configuration = Configuration()
+        let problems = configuration.apply(
+            fileContents: Array("stateDir = /srv/flexlvm\nattach = flase\ncolour = blue\nlockDir = /run/x\n".utf8),
+            source: "f")
+        #expect(configuration.stateDir == "/srv/flexlvm")
+        #expect(configuration.lockDir == "/run/x")
+        #expect(configuration.attach == nil)
+        #expect(problems.count == 2)
+        #expect(problems[0].contains("f:2") && problems[0].contains("flase"))
+        #expect(problems[1].contains("f:3") && problems[1].contains("colour"))
+        #expect(configuration.apply(environment: ["FLEXLVM_STATE_DIR": "relative"].get).count == 1)
+        #expect(configuration.stateDir == "/srv/flexlvm")
+    }
+
+    /// init's attach mode: the variable, else a valid `attach` line of the file (whatever
+    /// else the file holds), else OpenShift's plugin dir, else true.
+    @Test func decidesTheAttachModeFromWhatCannotBeBroken() {
+        let none: (String) -> String? = { _ in nil }
+        let broken = Array("attach = flase\ncolour = blue\n".utf8)
+        let valid = Array("colour = blue\n# attach = true\nattach = false\n".utf8)
+        let vanilla = ["/usr/libexec/kubernetes/kubelet-plugins/volume/exec/flexlvm~lvm/lvm"]
+        let openShift = ["/etc/kubernetes/kubelet-plugins/volume/exec/flexlvm~lvm/lvm"]
+        func mode(_ env: [String: String], _ file: [UInt8]?, _ paths: [String]) -> AttachMode {
+            AttachMode.decide(
+                environment: env.isEmpty ? none : env.get, configFile: file, configPath: "c", executablePaths: paths)
+        }
+        #expect(mode([:], nil, vanilla) == AttachMode(attach: true, reason: "default"))
+        #expect(mode([:], broken, vanilla).attach == true)
+        #expect(mode([:], valid, vanilla).attach == false)
+        #expect(mode([:], valid, vanilla).reason.contains("in c"))
+        #expect(mode([:], nil, openShift).attach == false)
+        #expect(mode([:], broken, openShift).reason.contains("OpenShift"))
+        #expect(mode(["FLEXLVM_ATTACH": "true"], valid, openShift).attach == true)
+        #expect(mode(["FLEXLVM_ATTACH": "maybe"], nil, openShift).attach == false)
+        #expect(mode(["FLEXLVM_ATTACH": "false"], nil, vanilla).reason == "FLEXLVM_ATTACH=false")
     }
 
     @Test func fallsBackToTheLowercasedHostName() {

@@ -37,6 +37,53 @@ struct MountRulesTests {
         #expect(throws: FlexLVMError.self) { try paths.volumeName(ofGlobalMountPath: path) }
     }
 
+    /// Any kubelet `--root-dir`: the root is what precedes the fixed layout.
+    @Test func takesKubeletsRootFromThePath() throws {
+        let root = "/tmp/flexlvm-unit-kubelet-\(getpid())/var/lib/k0s/kubelet"
+        try Files.makeDirectories(root)
+        let global = try KubeletPaths.locate(
+            globalMountPath: "\(root)/plugins/kubernetes.io/flexvolume/flexlvm/lvm/mounts/pv-1", allowedRoot: nil)
+        #expect(global.0.root == root)
+        #expect(global.volumeName == "pv-1")
+        let pod = try KubeletPaths.locate(podVolumeDir: "\(root)/pods/u-1/volumes/flexlvm~lvm/pv-2", allowedRoot: nil)
+        #expect(pod.0.root == root)
+        #expect(pod.1 == KubeletPaths.PodVolume(podUID: "u-1", volumeName: "pv-2"))
+        // The kubeletRoot setting restricts the roots accepted.
+        #expect(throws: FlexLVMError.self) {
+            try KubeletPaths.locate(
+                podVolumeDir: "\(root)/pods/u/volumes/flexlvm~lvm/pv", allowedRoot: "/var/lib/kubelet")
+        }
+        #expect(
+            try KubeletPaths.locate(podVolumeDir: "\(root)/pods/u/volumes/flexlvm~lvm/pv", allowedRoot: root + "/").0
+                .root
+                == root)
+        // A root that does not exist is not kubelet's.
+        #expect(throws: FlexLVMError.self) {
+            try KubeletPaths.locate(podVolumeDir: "/nonexistent-root/pods/u/volumes/flexlvm~lvm/pv", allowedRoot: nil)
+        }
+    }
+
+    @Test(arguments: [
+        "/pods/u/volumes/flexlvm~lvm/pv", "relative/pods/u/volumes/flexlvm~lvm/pv",
+        "/tmp/./pods/u/volumes/flexlvm~lvm/pv",
+        "/tmp//pods/u/volumes/flexlvm~lvm/pv", "/tmp/../pods/u/volumes/flexlvm~lvm/pv",
+        "/tmp/podsX/u/volumes/flexlvm~lvm/pv",
+        "/tmp/pods/u/volumes/other~x/pv", "/tmp/pods/u/volumes/flexlvm~lvm/pv/x", "/tmp/pods/u/volumes/flexlvm~lvm/",
+        "/plugins/kubernetes.io/flexvolume/flexlvm/lvm/mounts/pv",
+        "/tmp/plugins/kubernetes.io/flexvolume/flexlvm/lvm/mounts/pv/x",
+        "/tmp/plugins/kubernetes.io/flexvolume/flexlvm/lvm/mounts/",
+        "/tmp/plugins/kubernetes.io/flexvolume/flexlvm/lvm/mountsX/pv",
+    ])
+    func refusesPathsThatAreNotKubeletsLayout(_ path: String) {
+        #expect(throws: FlexLVMError.self) {
+            if path.contains("/plugins/") {
+                _ = try KubeletPaths.locate(globalMountPath: path, allowedRoot: nil)
+            } else {
+                _ = try KubeletPaths.locate(podVolumeDir: path, allowedRoot: nil)
+            }
+        }
+    }
+
     @Test func parsesAllowedMountOptions() throws {
         let options = try MountOptions.parse("noatime,nodev,discard,commit=30", fsType: "ext4")
         #expect(options.flags == UInt(MS_NOATIME) | UInt(MS_NODEV))

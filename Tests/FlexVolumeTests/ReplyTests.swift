@@ -14,9 +14,21 @@ struct ReplyTests {
     }
 
     @Test func exitStatusMatchesTheContract() {
-        #expect(Reply.success().exitStatus == 0)
-        #expect(Reply.notSupported.exitStatus == 0)
-        #expect(Reply.failure("x").exitStatus == 1)
+        #expect(Reply.success().exitStatus(carryingSecrets: false) == 0)
+        #expect(Reply.notSupported.exitStatus(carryingSecrets: false) == 0)
+        #expect(Reply.failure("x").exitStatus(carryingSecrets: false) == 1)
+        // kubelet logs the argv of a call that exits non-zero: a Failure that carries secrets
+        // exits 0 (still an error to kubelet, whose reply status decides).
+        #expect(Reply.failure("x").exitStatus(carryingSecrets: true) == 0)
+        #expect(Reply.success().exitStatus(carryingSecrets: true) == 0)
+    }
+
+    @Test func findsSecretsInRawArguments() {
+        #expect(
+            DriverProcess.carrySecrets([Array("mount".utf8), Array("{\"kubernetes.io/secret/key\":\"eA==\"}".utf8)]))
+        #expect(DriverProcess.carrySecrets([Array("{\"a\":\"b\",\"kubernetes.io/secret/".utf8)]))
+        #expect(!DriverProcess.carrySecrets([Array("mount".utf8), Array("{\"kubernetes.io/secretx\":\"\"}".utf8)]))
+        #expect(!DriverProcess.carrySecrets([[], Array("kubernetes.io/secret".utf8)]))
     }
 
     @Test func failureMessagesCarryTheirCause() {
