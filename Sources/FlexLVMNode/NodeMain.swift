@@ -21,6 +21,7 @@ enum NodeMain {
         let replyFD = DriverProcess.takeOverStandardStreams(sink: sink >= 0 ? sink : open("/dev/null", O_WRONLY))
         let started = Clock.monotonicNanoseconds()
         let arguments = DriverProcess.rawArguments()
+        _ = DriverProcess.argumentsCarrySecrets
 
         var log: DriverLog?
         var operation = arguments.first.flatMap { String(validating: $0, as: UTF8.self) } ?? ""

@@ -31,16 +31,27 @@ public enum DriverProcess {
 
     /// Whether any argument carries kubelet's secret keys (`kubernetes.io/secret/...`, only
     /// ever in `mount`'s options): such a call's Failure exits 0, so kubelet does not log its
-    /// argv (``Reply/exitStatus(carryingSecrets:)``). Read from the raw bytes, so a call whose
-    /// JSON does not even parse is covered too.
+    /// argv (``Reply/exitStatus(carryingSecrets:)``). A JSON object is read by its keys (so
+    /// escaped slashes count too); an argument that does not parse is searched for the key
+    /// prefix as bytes, so a call whose JSON is broken is covered as well.
     public static func carrySecrets(_ arguments: [[UInt8]]) -> Bool {
-        let marker = Array("kubernetes.io/secret/".utf8)
-        return arguments.contains { $0.firstOffset(of: marker) != nil }
+        let prefix = VolumeOptions.secretPrefix
+        return arguments.contains { argument in
+            if case .object(let members)? = try? JSONParser.parse(argument) {
+                return members.contains { $0.key.hasPrefix(prefix) }
+            }
+            return argument.firstOffset(of: Array(prefix.utf8)) != nil
+                || argument.firstOffset(of: Array("kubernetes.io\\/secret\\/".utf8)) != nil
+        }
     }
+
+    /// Whether this process's argv carries secrets, read once at start (before any library
+    /// could touch argv's memory).
+    public static let argumentsCarrySecrets = carrySecrets(rawArguments())
 
     /// Writes `reply` as one line to `fd` and exits with its status.
     public static func finish(_ reply: Reply, fd: Int32 = 1) -> Never {
         try? Files.writeAll(fd, Array((reply.json + "\n").utf8), object: "reply")
-        exit(reply.exitStatus(carryingSecrets: carrySecrets(rawArguments())))
+        exit(reply.exitStatus(carryingSecrets: argumentsCarrySecrets))
     }
 }

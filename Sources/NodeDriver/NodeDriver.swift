@@ -194,11 +194,19 @@ extension NodeDriver {
     /// A named step at which the reliability tests can kill the driver (SIGKILL) by setting
     /// `FLEXLVM_TEST_KILL_AT` to its name. Compiled only into debug builds: release builds
     /// have no such behaviour.
+    ///
+    /// `FLEXLVM_TEST_PAUSE_AT` instead holds the driver at the step for
+    /// `FLEXLVM_TEST_PAUSE_MS` milliseconds (after logging `test-pause`), so a test can change
+    /// the node between the driver's checks and its action.
     func checkpoint(_ step: String) {
         #if DEBUG
             if Environment.value("FLEXLVM_TEST_KILL_AT") == step {
                 log?.record("warning", "test-kill", [("step", step)])
                 kill(getpid(), SIGKILL)
+            }
+            if Environment.value("FLEXLVM_TEST_PAUSE_AT") == step {
+                log?.record("warning", "test-pause", [("step", step)])
+                usleep(UInt32(Environment.value("FLEXLVM_TEST_PAUSE_MS").flatMap { UInt32($0) } ?? 1000) * 1000)
             }
         #endif
     }

@@ -27,6 +27,10 @@ struct ReplyTests {
         #expect(
             DriverProcess.carrySecrets([Array("mount".utf8), Array("{\"kubernetes.io/secret/key\":\"eA==\"}".utf8)]))
         #expect(DriverProcess.carrySecrets([Array("{\"a\":\"b\",\"kubernetes.io/secret/".utf8)]))
+        // JSON writers may escape '/' (Foundation does); the key is the same.
+        #expect(DriverProcess.carrySecrets([Array("{\"kubernetes.io\\/secret\\/k\":\"eA==\"}".utf8)]))
+        #expect(DriverProcess.carrySecrets([Array("{\"kubernetes.io\\u002fsecret\\u002fk\":\"eA==\"}".utf8)]))
+        #expect(!DriverProcess.carrySecrets([Array("{\"volumeID\":\"kubernetes.io-secret\"}".utf8)]))
         #expect(!DriverProcess.carrySecrets([Array("mount".utf8), Array("{\"kubernetes.io/secretx\":\"\"}".utf8)]))
         #expect(!DriverProcess.carrySecrets([[], Array("kubernetes.io/secret".utf8)]))
     }

@@ -73,7 +73,10 @@ enum CorpusTests {
             let result = try Subprocess.run(
                 program: driver, rawArguments: arguments, environment: environment, timeout: 120)
             do {
-                let reply = try Fixture.checkReply(result, arguments: [name])
+                let carriesSecrets = arguments.contains {
+                    String(decoding: $0, as: UTF8.self).contains("kubernetes.io/secret/")
+                }
+                let reply = try Fixture.checkReply(result, arguments: [name], carriesSecrets: carriesSecrets)
                 try expectEqual(reply.status, expected, "status")
                 for word in mentions {
                     try expect(

@@ -84,9 +84,14 @@ enum DirectMountTests {
         try expectSuccess(try mount(fixture, "d-ro", pv: "pv-r", pod: "r", extra: ro))
         try expect(fixture.writeFailsReadOnly(fixture.podDir("pv-r", pod: "r")), "EROFS in the ro pod")
         try expectEqual(try fixture.checksum(fixture.podDir("pv-r", pod: "r") + "/f"), sum, "ro pod reads the data")
-        try expectFailure(try mount(fixture, "d-ro", pv: "pv-r", pod: "w2"), mentioning: ["read-only"])
+        // A read-write pod beside the read-only one: the staging mount is read-write, the
+        // read-only pod's bind stays read-only.
+        try expectSuccess(try mount(fixture, "d-ro", pv: "pv-r", pod: "w2"))
+        _ = try fixture.writeRandomFile(fixture.podDir("pv-r", pod: "w2") + "/g", bytes: 4096)
+        try expect(fixture.writeFailsReadOnly(fixture.podDir("pv-r", pod: "r")), "still EROFS in the ro pod")
         try expectSuccess(try unmount(fixture, pv: "pv-r", pod: "w2"))
         try expectSuccess(try unmount(fixture, pv: "pv-r", pod: "r"))
+        try expect(!(try fixture.isActive("d-ro")), "released after the last pod")
 
         try fixture.createVolume("d-xfs", size: "320M", active: true)
         try fixture.run("mkfs.xfs", "-q", "/dev/mapper/flexlvm_it-d--xfs")

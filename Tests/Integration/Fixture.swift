@@ -45,6 +45,9 @@ final class Fixture: @unchecked Sendable {
         }
         for path in leftovers.reversed() { _ = try? run("umount", "-l", path) }
         try? FileManager.default.removeItem(at: work.appendingPathComponent("kubelet"))
+        // kubelet's root dir exists on every node; the driver never creates it.
+        try FileManager.default.createDirectory(
+            at: work.appendingPathComponent("kubelet"), withIntermediateDirectories: true)
         _ = try? run("vgchange", "-q", "-an", volumeGroup)
         let names = try run("lvs", "--noheadings", "-o", "lv_name", volumeGroup)
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

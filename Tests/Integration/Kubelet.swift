@@ -28,13 +28,17 @@ extension Fixture {
     }
 
     /// mount into a pod dir (kubelet adds pod info to the JSON).
-    func mountPod(_ lv: String, pv: String, pod: String, extra: [String: String] = [:]) throws -> DriverReply {
+    func mountPod(
+        _ lv: String, pv: String, pod: String, extra: [String: String] = [:], environment: [String: String] = [:],
+        binary: String? = nil
+    ) throws -> DriverReply {
         var more = extra
         more["kubernetes.io/pod.uid"] = pod
         more["kubernetes.io/pod.name"] = "pod-\(pod)"
         more["kubernetes.io/pod.namespace"] = "default"
         more["kubernetes.io/serviceAccount.name"] = "default"
-        return try driver(["mount", podDir(pv, pod: pod), options(lv, pv: pv, extra: more)])
+        return try driver(
+            ["mount", podDir(pv, pod: pod), options(lv, pv: pv, extra: more)], binary: binary, environment: environment)
     }
 
     /// The mount at `path` in /proc/self/mountinfo, as (device, options, fstype), or nil.

@@ -6,7 +6,7 @@ enum SafetyTests {
     static let cases: [TestCase] = [
         TestCase("safety/lv-mounted-outside-kubelet-is-refused", mountedOutside),
         TestCase("safety/volume-groups-allow-list", allowList),
-        TestCase("safety/read-write-pod-on-read-only-global-mount", readWriteOnReadOnly),
+        TestCase("safety/read-write-pod-on-read-only-lv", readWriteOnReadOnly),
         TestCase("safety/interrupted-mkfs-redoes-only-a-broken-filesystem", interruptedMkfs),
     ]
 
@@ -35,17 +35,24 @@ enum SafetyTests {
                 environment: ["FLEXLVM_VOLUME_GROUPS": "flexlvm_other, flexlvm_it"]))
     }
 
+    /// An LV whose LVM permission is read-only is mounted read-only for every pod: a
+    /// read-write pod is refused, a read-only one works.
     static func readWriteOnReadOnly(_ fixture: Fixture) throws {
         try fixture.createVolume("shared-ro", size: "64M")
         _ = try fixture.attachAndMountDevice("shared-ro", pv: "pv-sro")
+        let sum = try fixture.writeRandomFile(fixture.globalDir("pv-sro") + "/f", bytes: 4096)
         try expectSuccess(try fixture.driver(["unmountdevice", fixture.globalDir("pv-sro")]))
+        try fixture.run("lvchange", "-q", "-p", "r", "\(fixture.volumeGroup)/shared-ro")
         let ro = ["kubernetes.io/readwrite": "ro"]
         _ = try fixture.attachAndMountDevice("shared-ro", pv: "pv-sro", extra: ro)
+        try expect(fixture.writeFailsReadOnly(fixture.globalDir("pv-sro")), "a read-only LV is mounted read-only")
         try expectSuccess(try fixture.mountPod("shared-ro", pv: "pv-sro", pod: "reader", extra: ro))
+        try expectEqual(try fixture.checksum(fixture.podDir("pv-sro", pod: "reader") + "/f"), sum, "data readable")
         try expectFailure(try fixture.mountPod("shared-ro", pv: "pv-sro", pod: "writer"), mentioning: ["read-only"])
         try expect(fixture.mountInfo(at: fixture.podDir("pv-sro", pod: "writer")) == nil, "the writer is not bound")
         try expectSuccess(try fixture.driver(["unmount", fixture.podDir("pv-sro", pod: "reader")]))
         try expectSuccess(try fixture.driver(["unmountdevice", fixture.globalDir("pv-sro")]))
+        try expect(!(try fixture.isActive("shared-ro")), "released")
     }
 
     /// Leaves the marker a cut-off mkfs leaves, for the LV's current DM UUID.
