@@ -61,7 +61,6 @@ struct Doctor: ParsableCommand {
         if let node = nodeOptions.node { configuration.nodeName = node }
         LibraryMessages.install(log: nil)
         var checks: [Check] = []
-        checks += configurationChecks(configuration, problems: problems)
 
         var deviceMapperWorks = false
         do {
@@ -74,6 +73,7 @@ struct Doctor: ParsableCommand {
                     name: "kernel device-mapper", status: .fail, detail: "not available in this kernel (\(error))",
                     fix: "load it with 'modprobe dm-mod'; the kernel needs CONFIG_BLK_DEV_DM"))
         }
+        checks += configurationChecks(configuration, problems: problems)
         checks.append(
             Check(
                 name: "libdevmapper", status: .ok,

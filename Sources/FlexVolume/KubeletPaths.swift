@@ -101,11 +101,16 @@ public struct KubeletPaths: Sendable {
     public static func locate(podVolumeDir path: String, allowedRoot: String?) throws -> (KubeletPaths, PodVolume) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         let expected = "<kubelet root>/pods/<pod uid>/volumes/\(pluginDirectoryName)/<volume name>"
-        guard parts.count >= 7, parts[parts.count - 5] == "pods" else {
+        // The `pods` component: where the layout puts it, else (for a precise refusal of a
+        // path of the wrong shape) the last one that something follows.
+        guard
+            let pods = parts.count >= 7 && parts[parts.count - 5] == "pods"
+                ? parts.count - 5 : parts.dropLast().lastIndex(of: "pods"), pods > 0
+        else {
             throw FlexLVMError(
                 .invalidArgument, "\(quoted(path)) is not inside kubelet's pods dir (expected \(expected))")
         }
-        let root = parts[..<(parts.count - 5)].joined(separator: "/")
+        let root = parts[..<pods].joined(separator: "/")
         let paths = try checkedRoot(root, of: path, allowedRoot: allowedRoot)
         return (paths, try paths.podVolume(path))
     }

@@ -74,7 +74,8 @@ enum CorpusTests {
                 program: driver, rawArguments: arguments, environment: environment, timeout: 120)
             do {
                 let carriesSecrets = arguments.contains {
-                    String(decoding: $0, as: UTF8.self).contains("kubernetes.io/secret/")
+                    let text = String(decoding: $0, as: UTF8.self)
+                    return text.contains("kubernetes.io/secret/") || text.contains("kubernetes.io\\/secret\\/")
                 }
                 let reply = try Fixture.checkReply(result, arguments: [name], carriesSecrets: carriesSecrets)
                 try expectEqual(reply.status, expected, "status")

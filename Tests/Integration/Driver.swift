@@ -50,8 +50,11 @@ extension Fixture {
         let result = try Fixture.execute(
             [program] + arguments, environment: driverEnvironment.merging(environment) { $1 })
         return try Fixture.checkReply(
-            result, arguments: arguments, carriesSecrets: arguments.contains { $0.contains("kubernetes.io/secret/") },
-            file: file, line: line)
+            result, arguments: arguments,
+            carriesSecrets: arguments.contains {
+                // Foundation's JSON writer escapes '/'.
+                $0.contains("kubernetes.io/secret/") || $0.contains("kubernetes.io\\/secret\\/")
+            }, file: file, line: line)
     }
 
     /// Checks the contract's output rules and parses the reply. A Failure exits 1, except in a

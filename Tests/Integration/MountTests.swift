@@ -13,7 +13,7 @@ enum MountTests {
             TestCase("mount/never-reformat-other-signatures", otherSignatures),
             TestCase("mount/read-only", readOnly),
             TestCase("mount/secrets-refused-in-mountdevice", secretsRefused),
-            TestCase("mount/unmounted-global-dir-is-not-bound", unmountedGlobalDir),
+            TestCase("mount/unmounted-global-dir-is-never-bound", unmountedGlobalDir),
             TestCase("mount/repeats-converge", repeatsConverge),
             TestCase("mount/bad-mount-and-mkfs-options", badOptions),
         ]
@@ -153,19 +153,34 @@ enum MountTests {
         try expect(!log.contains("aHVudGVyMg=="), "the log never shows the secret")
     }
 
+    /// A global dir that is not a mount holds the node's disk: it is never bound into a pod.
+    /// With no global mount, `mount` stages the LV itself (attach:false's path), so the pod
+    /// gets the LV, not the dir.
     static func unmountedGlobalDir(_ fixture: Fixture) throws {
-        try fixture.createVolume("unbound")
+        try fixture.createVolume("unbound", size: "64M")
         let json = fixture.options("unbound", pv: "pv-u")
         try expectSuccess(try fixture.driver(["waitforattach", "", json]))
         try FileManager.default.createDirectory(atPath: fixture.globalDir("pv-u"), withIntermediateDirectories: true)
-        let reply = try fixture.mountPod("unbound", pv: "pv-u", pod: "p1")
-        try expectFailure(reply, mentioning: ["is not a mount of LV", "node's disk"])
-        try expect(fixture.mountInfo(at: fixture.podDir("pv-u", pod: "p1")) == nil, "pod dir not bound")
-        // A global dir holding another LV's filesystem is refused too.
+        _ = FileManager.default.createFile(
+            atPath: fixture.globalDir("pv-u") + "/on-the-node-disk", contents: Data("node".utf8))
+        try expectSuccess(try fixture.mountPod("unbound", pv: "pv-u", pod: "p1"))
+        let pod = fixture.podDir("pv-u", pod: "p1")
+        let device = try fixture.run("stat", "-L", "-c", "%t:%T", "/dev/mapper/flexlvm_it-unbound")
+            .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").map { String(Int($0, radix: 16)!) }
+            .joined(separator: ":")
+        try expectEqual(fixture.mountInfo(at: pod)?.device, device, "the pod dir is a mount of the LV")
+        try expect(
+            !FileManager.default.fileExists(atPath: pod + "/on-the-node-disk"), "the node's disk is not in the pod")
+        try expect(fixture.mountInfo(at: fixture.globalDir("pv-u")) == nil, "the global dir is left as it is")
+        // A global dir holding another LV's filesystem is refused.
         try fixture.createVolume("other", size: "64M")
+        try FileManager.default.removeItem(atPath: fixture.globalDir("pv-u") + "/on-the-node-disk")
         _ = try fixture.attachAndMountDevice("other", pv: "pv-u")
         try expectFailure(try fixture.mountPod("unbound", pv: "pv-u", pod: "p2"), mentioning: ["is not a mount of LV"])
+        try expect(fixture.mountInfo(at: fixture.podDir("pv-u", pod: "p2")) == nil, "pod dir not bound")
+        try expectSuccess(try fixture.driver(["unmount", pod]))
         try expectSuccess(try fixture.driver(["unmountdevice", fixture.globalDir("pv-u")]))
+        try expect(!(try fixture.isActive("unbound")), "released")
     }
 
     static func repeatsConverge(_ fixture: Fixture) throws {
