@@ -104,7 +104,7 @@ let package = Package(
         // Unit tier: host only, no root, no kernel features.
         .testTarget(
             name: "FlexVolumeTests",
-            dependencies: ["Admin", "FlexVolume", "FlexLVMCore", "Mounts", "Filesystems"],
+            dependencies: ["Admin", "FlexVolume", "FlexLVMCore", "LVM", "Mounts", "Filesystems"],
             swiftSettings: strict
         ),
         // Integration tier: run as root inside the real-kernel guest (scripts/test).

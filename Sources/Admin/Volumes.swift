@@ -38,20 +38,7 @@ struct Volumes: ParsableCommand {
         try admin {
             let configuration = try nodeOptions.configuration()
             LibraryMessages.install(log: DriverLog(path: configuration.logFile))
-            let lvm = try LVM()
-            var volumes = try lvm.logicalVolumes(tagged: LVM.managedTag)
-            var names: [LogicalVolumeRef: String] = [:]
-            for info in volumes {
-                if let tag = info.tags.first(where: { $0.hasPrefix(LVM.persistentVolumeTagPrefix) }) {
-                    names[info.ref] = String(tag.dropFirst(LVM.persistentVolumeTagPrefix.count))
-                }
-            }
-            for (volumeName, ref) in try VolumeMap(stateDir: configuration.stateDir).entries() {
-                if names[ref] == nil { names[ref] = volumeName }
-                if !volumes.contains(where: { $0.ref == ref }), let info = try? lvm.logicalVolume(ref) {
-                    volumes.append(info)
-                }
-            }
+            let (volumes, names) = try Self.managed(try LVM(), stateDir: configuration.stateDir)
             let table = try MountTable.current()
             let rows = try volumes.sorted { $0.ref.lvmPath < $1.ref.lvmPath }.map { info -> Row in
                 let device = try DeviceMapper.info(name: info.ref.deviceMapperName)
@@ -101,5 +88,29 @@ struct Volumes: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+extension Volumes {
+    /// The LVs flexlvm manages on this node: tagged `flexlvm`, or recorded in the state dir's
+    /// volume map (attached through a PV), with the PV name of each when known (its
+    /// `flexlvm.pv=` tag, else the name the map records).
+    static func managed(
+        _ lvm: LVM, stateDir: String
+    ) throws -> (volumes: [LogicalVolumeInfo], names: [LogicalVolumeRef: String]) {
+        var volumes = try lvm.logicalVolumes(tagged: LVM.managedTag)
+        var names: [LogicalVolumeRef: String] = [:]
+        for info in volumes {
+            if let tag = info.tags.first(where: { $0.hasPrefix(LVM.persistentVolumeTagPrefix) }) {
+                names[info.ref] = String(tag.dropFirst(LVM.persistentVolumeTagPrefix.count))
+            }
+        }
+        for (volumeName, ref) in try VolumeMap(stateDir: stateDir).entries() {
+            if names[ref] == nil { names[ref] = volumeName }
+            if !volumes.contains(where: { $0.ref == ref }), let info = try? lvm.logicalVolume(ref) {
+                volumes.append(info)
+            }
+        }
+        return (volumes, names)
     }
 }

@@ -38,8 +38,8 @@ func expectEqual<T: Equatable>(
 enum AllTests {
     static var cases: [TestCase] {
         LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases + MountTests.cases + DirectMountTests.cases
-            + SafetyTests.cases + KubeletOrderTests.cases + AdminTests.cases + CorpusTests.cases
-            + ReliabilityTests.cases
+            + SafetyTests.cases + KubeletOrderTests.cases + AdminTests.cases + MetricsTests.cases
+            + CorpusTests.cases + ReliabilityTests.cases
     }
 }
 
