@@ -15,6 +15,7 @@ public struct AdminCommand: ParsableCommand {
             """,
         subcommands: [
             Provision.self, Volumes.self, Reconcile.self, Metrics.self, Doctor.self, Install.self, Uninstall.self,
+            Agent.self,
         ])
 
     public init() {}

@@ -33,24 +33,33 @@ struct Install: ParsableCommand {
 
     func run() throws {
         try admin {
-            guard pluginDir.hasPrefix("/") else {
-                throw FlexLVMError(.invalidArgument, "--plugin-dir must be absolute")
-            }
-            guard let node = Paths.currentExecutable() else {
-                throw FlexLVMError(.internalError, "cannot read /proc/self/exe")
-            }
-            let here = Paths.directory(of: node)
-            guard
-                let driver = [KubeletPaths.driver, "flexlvm"].map({ Paths.join(here, $0) }).first(where: Files.exists)
-            else {
-                throw FlexLVMError(.notFound, "no driver file (lvm or flexlvm) beside \(node) to install")
-            }
-            let layout = PluginLayout(pluginDir: pluginDir)
-            try Files.makeDirectories(layout.driverDir, mode: 0o755)
-            try Files.writeAtomically(layout.nodeBinary, try Files.read(node, limit: 512 << 20), mode: 0o755)
-            try Files.writeAtomically(layout.driverFile, try Files.read(driver, limit: 512 << 20), mode: 0o755)
+            let layout = try PluginLayout.install(into: pluginDir)
             print("installed \(layout.driverFile) and \(layout.nodeBinary) (driver flexlvm/lvm)")
         }
+    }
+}
+
+extension PluginLayout {
+    /// Installs this node binary and the driver file beside it into `pluginDir`, atomically:
+    /// each file under a dot-name, synced and renamed into place, the node binary first.
+    static func install(into pluginDir: String) throws -> PluginLayout {
+        guard pluginDir.hasPrefix("/") else {
+            throw FlexLVMError(.invalidArgument, "--plugin-dir must be absolute")
+        }
+        guard let node = Paths.currentExecutable() else {
+            throw FlexLVMError(.internalError, "cannot read /proc/self/exe")
+        }
+        let here = Paths.directory(of: node)
+        guard
+            let driver = [KubeletPaths.driver, "flexlvm"].map({ Paths.join(here, $0) }).first(where: Files.exists)
+        else {
+            throw FlexLVMError(.notFound, "no driver file (lvm or flexlvm) beside \(node) to install")
+        }
+        let layout = PluginLayout(pluginDir: pluginDir)
+        try Files.makeDirectories(layout.driverDir, mode: 0o755)
+        try Files.writeAtomically(layout.nodeBinary, try Files.read(node, limit: 512 << 20), mode: 0o755)
+        try Files.writeAtomically(layout.driverFile, try Files.read(driver, limit: 512 << 20), mode: 0o755)
+        return layout
     }
 }
 

@@ -18,7 +18,7 @@ struct Reconcile: ParsableCommand {
             deactivation, a deactivation refused while something briefly held the device, or a reboot \
             with LVM's auto-activation leaves behind. Staged LVs (attach:false) that no pod uses are \
             unmounted first. An LV a driver call is working on is skipped until the next pass. The \
-            installer DaemonSet runs it every 60 seconds (--every 60). Works with a broken \
+            node agent (flexlvm agent, the DaemonSet) runs it every 60 seconds. Works with a broken \
             configuration file (its broken lines are skipped), like unmount does.
 
             Example: flexlvm reconcile --output json

@@ -6,7 +6,8 @@
 /// memfd_create(2) with MFD_CLOEXEC; returns the descriptor or -1 with errno.
 int flexlvm_memfd_create(const char *name);
 
-
+/// setns(2) into the mount namespace `fd` names (CLONE_NEWNS); 0, or -1 with errno.
+int flexlvm_setns_mount(int fd);
 
 #include <spawn.h>
 
