@@ -171,8 +171,8 @@ struct Doctor: ParsableCommand {
                     : problems.joined(separator: "; "),
                 fix: problems.isEmpty
                     ? ""
-                    : "fix the file: until then every call but init, unmount, unmountdevice and detach fails "
-                        + "(those run with the broken lines skipped)")
+                    : "fix the file: until then every call but init, getvolumename, unmount, unmountdevice, "
+                        + "detach and reconcile fails (those run with the broken lines skipped)")
         ]
         let mode = AttachMode.decide(
             environment: Environment.value, configFile: try? Files.read(path, limit: 64 * 1024), configPath: path,

@@ -35,11 +35,16 @@ struct Reconcile: ParsableCommand {
     }
 
     func run() throws {
+        guard every > 0 else {
+            if try admin({ try pass() }) { throw ExitCode(1) }
+            return
+        }
+        // The loop outlives a failed pass: it says why and tries again on the next one.
         while true {
-            let failed = try admin { try pass() }
-            if every == 0 {
-                if failed { throw ExitCode(1) }
-                return
+            do {
+                _ = try admin { try pass() }
+            } catch {
+                print("reconcile: pass failed: \(error)")
             }
             sleep(UInt32(every))
         }

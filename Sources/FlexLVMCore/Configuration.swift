@@ -32,7 +32,8 @@ public struct Configuration: Sendable, Equatable {
     /// comma-separated); empty means any VG.
     public var volumeGroups: [String] = []
     /// Whether `init` reports `attach: true` (`FLEXLVM_ATTACH`, `attach`); nil when neither
-    /// says, and the default depends on where the driver is installed (``AttachMode``).
+    /// says, and the default depends on where the driver is installed. Validated here with
+    /// the rest; `init` reads it through ``AttachMode``, which never fails.
     public var attach: Bool?
 
     public init() {}
@@ -189,7 +190,8 @@ public struct AttachMode: Sendable, Equatable {
             return AttachMode(attach: attach, reason: "FLEXLVM_ATTACH=\(value.trimmingSpaces)")
         }
         if let bytes = configFile, let text = String(validating: bytes, as: UTF8.self) {
-            for rawLine in text.split(separator: "\n") {
+            // The last valid line wins, as it does in the configuration.
+            for rawLine in text.split(separator: "\n").reversed() {
                 let line = rawLine.trimmingSpaces
                 guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "="),
                     line[..<equals].trimmingSpaces == "attach",

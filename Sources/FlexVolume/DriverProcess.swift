@@ -45,8 +45,8 @@ public enum DriverProcess {
         }
     }
 
-    /// Whether this process's argv carries secrets, read once at start (before any library
-    /// could touch argv's memory).
+    /// Whether this process's argv carries secrets; each executable reads it at its start
+    /// (before any library could touch argv's memory).
     public static let argumentsCarrySecrets = carrySecrets(rawArguments())
 
     /// Writes `reply` as one line to `fd` and exits with its status.

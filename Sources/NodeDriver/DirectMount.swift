@@ -36,11 +36,12 @@ extension NodeDriver {
         defer { lock.release() }
         let (device, activated) = try activate(ref)
         let wasStaged = try MountTable.current().mount(at: stagingPath(ref)) != nil
-        try volumeMap.record(podVolume.volumeName, ref)
         do {
             try stageAndBind(
                 ref, device: device, podDir: podDir, kubelet: kubelet, options, filesystem, mountOptions, mkfsExtra,
                 lock)
+            // Recorded only once the LV is served to a pod, for `reconcile`.
+            try volumeMap.record(podVolume.volumeName, ref)
         } catch {
             // kubelet answers a failed mount by removing the pod dir, not with unmount: a
             // staged LV that no pod uses (this call's, or one a concurrent unmount skipped
@@ -75,17 +76,28 @@ extension NodeDriver {
     }
 
     /// Unmounts and deactivates each staged LV whose device has no mount but its staging
-    /// mount, under that LV's lock.
-    func releaseUnusedStagedVolumes() throws {
+    /// mount, under that LV's lock; LVs whose lock is held are skipped. Best-effort: returns
+    /// what failed, so one stuck LV never stops the others' release.
+    func releaseUnusedStagedVolumes() -> [String] {
         let prefix = MountTable.canonical(configuration.stagingDir) + "/"
-        let staged = try MountTable.current().entries.filter { $0.mountPoint.hasPrefix(prefix) }
-        for entry in staged {
-            guard let ref = LogicalVolumeRef(deviceMapperName: Paths.baseName(of: entry.mountPoint)),
-                let lock = try FileLock.tryLock(path: lockPath(ref))
-            else { continue }
-            defer { lock.release() }
-            try releaseStagedIfUnused(ref)
+        let staged: [MountEntry]
+        do {
+            staged = try MountTable.current().entries.filter { $0.mountPoint.hasPrefix(prefix) }
+        } catch {
+            return ["\(error)"]
         }
+        var failures: [String] = []
+        for entry in staged {
+            guard let ref = LogicalVolumeRef(deviceMapperName: Paths.baseName(of: entry.mountPoint)) else { continue }
+            do {
+                guard let lock = try FileLock.tryLock(path: lockPath(ref)) else { continue }
+                defer { lock.release() }
+                try releaseStagedIfUnused(ref)
+            } catch {
+                failures.append("\(ref): \(error)")
+            }
+        }
+        return failures
     }
 
     /// Unmounts the LV's staging dir when no other mount uses its device, then deactivates

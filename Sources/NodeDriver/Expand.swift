@@ -16,7 +16,9 @@ extension NodeDriver {
         _ options: VolumeOptions, devicePath: String, mountPath: String, newSize: Int64, oldSize: Int64
     ) throws -> Reply {
         let ref = try volume(options)
-        let kubelet = try (try? locate(podDir: mountPath).0) ?? locate(globalMountPath: mountPath).0
+        let kubelet =
+            Array(mountPath.utf8).firstOffset(of: Array("/plugins/kubernetes.io/flexvolume/".utf8)) != nil
+            ? try locate(globalMountPath: mountPath).0 : try locate(podDir: mountPath).0
         let lock = try lockVolume(ref)
         defer { lock.release() }
         try growLogicalVolume(ref, to: newSize, from: oldSize)

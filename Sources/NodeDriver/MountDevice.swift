@@ -163,7 +163,7 @@ extension NodeDriver {
     /// unmountdevice: unmount the global dir, remove it, and release the LV when nothing
     /// holds its device any more.
     func unmountDevice(mountPath: String) throws -> Reply {
-        let (_, volumeName) = try locate(globalMountPath: mountPath)
+        let (_, volumeName) = try locate(globalMountPath: mountPath, releasing: true)
         guard let entry = try MountTable.current().mount(at: mountPath) else {
             try removeDirectory(mountPath)
             // A retry after a crash between unmount and deactivation: release the LV

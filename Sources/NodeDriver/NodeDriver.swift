@@ -137,14 +137,16 @@ public struct NodeDriver {
     func lockPath(_ ref: LogicalVolumeRef) -> String { configuration.lockPath(ref) }
 
     /// kubelet's root and the pod volume of a pod dir kubelet passed (any `--root-dir`;
-    /// only the `kubeletRoot` setting's root when it is set).
-    func locate(podDir: String) throws -> (KubeletPaths, KubeletPaths.PodVolume) {
-        try KubeletPaths.locate(podVolumeDir: podDir, allowedRoot: configuration.kubeletRoot)
+    /// only the `kubeletRoot` setting's root when it is set, except for the calls that
+    /// release volumes: a setting changed while pods run must not keep them in Terminating).
+    func locate(podDir: String, releasing: Bool = false) throws -> (KubeletPaths, KubeletPaths.PodVolume) {
+        try KubeletPaths.locate(podVolumeDir: podDir, allowedRoot: releasing ? nil : configuration.kubeletRoot)
     }
 
     /// kubelet's root and the volume name of a global mount dir kubelet passed.
-    func locate(globalMountPath: String) throws -> (KubeletPaths, volumeName: String) {
-        try KubeletPaths.locate(globalMountPath: globalMountPath, allowedRoot: configuration.kubeletRoot)
+    func locate(globalMountPath: String, releasing: Bool = false) throws -> (KubeletPaths, volumeName: String) {
+        try KubeletPaths.locate(
+            globalMountPath: globalMountPath, allowedRoot: releasing ? nil : configuration.kubeletRoot)
     }
 
     /// The LV the options name, if the node's `volumeGroups` setting allows its VG.

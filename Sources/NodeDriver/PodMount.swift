@@ -76,15 +76,24 @@ extension NodeDriver {
 
     /// unmount: unbind the pod dir and remove it, then release every staged LV that no mount
     /// uses any more and every idle recorded LV (this one, and any an earlier crash left).
+    /// Those releases are best-effort: one that fails is logged (and retried by the next
+    /// unmount and by `reconcile`), never this pod's failure.
     func unmount(podDir: String) throws -> Reply {
-        _ = try locate(podDir: podDir)
+        _ = try locate(podDir: podDir, releasing: true)
         if Files.exists(podDir) {
             try unmountAll(podDir)
             try removeDirectory(podDir)
         }
         checkpoint("unmount-direct-unbound")
-        try releaseUnusedStagedVolumes()
-        try releaseIdleRecordedVolumes()
+        var failures = releaseUnusedStagedVolumes()
+        do {
+            failures += try releaseIdleRecordedVolumes().failures
+        } catch {
+            failures.append("\(error)")
+        }
+        if !failures.isEmpty {
+            log?.record("warning", "release-failed", [("failures", failures.joined(separator: "; "))])
+        }
         return .success()
     }
 }

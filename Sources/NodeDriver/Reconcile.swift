@@ -30,8 +30,9 @@ extension NodeDriver {
     /// nowhere: one device-mapper query per recorded LV, and LVM only for those it releases.
     /// LVs whose lock a driver call holds are skipped, and taken on the next pass.
     public func reconcile() throws -> ReconcileReport {
-        try releaseUnusedStagedVolumes()
-        let report = try releaseIdleRecordedVolumes()
+        let stagedFailures = releaseUnusedStagedVolumes()
+        var report = try releaseIdleRecordedVolumes()
+        report.failures = stagedFailures + report.failures
         log?.record(
             report.failures.isEmpty ? "info" : "error", "reconcile",
             [

@@ -19,6 +19,12 @@ import FlexVolume
 #endif
 
 let arguments = DriverProcess.rawArguments()
+_ = DriverProcess.argumentsCarrySecrets
+
+/// The node binary running for this call, so that a signal kubelet sends this process (its
+/// timeout's SIGTERM) reaches the one doing the work, as it did when the node binary
+/// replaced this process.
+nonisolated(unsafe) var nodeProcess: pid_t = 0
 /// Replaces this process with the node binary (beside this file), for the admin commands,
 /// which talk to a person on a terminal; returns why that failed.
 func execNode() -> String {
@@ -79,6 +85,7 @@ if call.releasesVolumes {
         DriverProcess.finish(.failure(error))
     }
 }
+// `init` was answered above: the attach capability plays no part from here.
 let answers = ControllerAnswers(localNode: NodeIdentity.localNodeName(configuration), attach: true)
 
 let driverLog = DriverLog(path: configuration.logFile)
@@ -115,9 +122,14 @@ func runNode() -> String {
     guard let path = nodeCandidates.first(where: Files.exists) else {
         return "no \(nodeCandidates.joined(separator: " or ")) found"
     }
+    for number in [SIGTERM, SIGINT, SIGHUP] {
+        signal(number) { received in
+            if nodeProcess > 0 { kill(nodeProcess, received) }
+        }
+    }
     let result: Subprocess.Result
     do {
-        result = try Subprocess.run(program: path, rawArguments: arguments)
+        result = try Subprocess.run(program: path, rawArguments: arguments, onSpawn: { nodeProcess = $0 })
     } catch {
         return "\(path): \(error)"
     }
@@ -125,14 +137,15 @@ func runNode() -> String {
         try? Files.writeAll(1, result.stdout, object: "reply")
         exit(result.status)
     }
-    if result.status > 128 {
-        // Killed (the OOM killer, a test's SIGKILL): die the same way, as an exec'd node
-        // binary would have.
+    if result.status > 128 && !DriverProcess.argumentsCarrySecrets {
+        // Killed (the OOM killer, kubelet's timeout, a test's SIGKILL): die the same way, as
+        // an exec'd node binary would have. Not with secrets in argv: kubelet would log them.
         let number = result.status - 128
         signal(number, SIG_DFL)
         kill(getpid(), number)
     }
     let said = result.standardError.split(separator: "\n").first.map { quoted(String($0), limit: 300) }
+    if result.status > 128 { return "\(path) was killed by signal \(result.status - 128) before replying" }
     return "\(path) exited with status \(result.status) before replying"
         + (said.map { ": \($0)" } ?? "")
         + (result.status == 127 ? " (a shared library it needs is missing: check 'ldd \(path)')" : "")
@@ -154,14 +167,16 @@ if deviceMapperPresent || !call.isControllerCall {
     reason = runNode()
 }
 
-// The node binary cannot run here (KCM's image has no dynamic loader and no LVM). The
-// calls KCM makes get the controller-side answer; anything else is a real failure.
+// The node binary cannot run here. Without device-mapper (KCM's image, which has no dynamic
+// loader and no LVM, or a controller host), the calls KCM makes get the controller-side
+// answer; on a node (device-mapper present) every call is a Failure naming why, since a
+// Success there would claim work (a release, an activation) that was not done.
 do {
     let reply: Reply
     switch call {
-    case .attach(let options, _): reply = try answers.remoteAttach(options)
-    case .isAttached(let options, _): reply = try answers.remoteIsAttached(options)
-    case .detach: reply = answers.remoteDetach()
+    case .attach(let options, _) where !deviceMapperPresent: reply = try answers.remoteAttach(options)
+    case .isAttached(let options, _) where !deviceMapperPresent: reply = try answers.remoteIsAttached(options)
+    case .detach where !deviceMapperPresent: reply = answers.remoteDetach()
     default:
         reply = .failure(
             "\(call.operation) must run on the node, but the node binary cannot run here (\(reason)); "

@@ -196,8 +196,10 @@ enum KubeletOrderTests {
             mentioning: ["kubeletRoot"])
         try expect(!FileManager.default.fileExists(atPath: other), "nothing made for a refused root")
 
-        try expectSuccess(try fixture.driver(["unmount", pod], environment: unset))
-        try expectSuccess(try fixture.driver(["unmountdevice", global], environment: unset))
+        // A restriction set while pods run never keeps them from being torn down.
+        let restricted = ["FLEXLVM_KUBELET_ROOT": "/var/lib/kubelet"]
+        try expectSuccess(try fixture.driver(["unmount", pod], environment: restricted))
+        try expectSuccess(try fixture.driver(["unmountdevice", global], environment: restricted))
         try expectSuccess(try fixture.driver(["detach", "pv-k0s", fixture.nodeName], environment: unset))
         try expect(!(try fixture.isActive("k0s")), "released")
 
@@ -207,9 +209,10 @@ enum KubeletOrderTests {
         try expectEqual(checks["state dir"]?.status, "fail", "a read-only state dir")
         try expectEqual(checks["lock dir"]?.status, "ok", "the lock dir")
         try expect(checks["kubelet root"]?.detail.contains("any") == true, "doctor says the kubelet root")
-        let restricted = try doctor(fixture)
+        let restrictedChecks = try doctor(fixture)
         try expect(
-            restricted["kubelet root"]?.detail.contains(fixture.kubeletRoot) == true, "doctor says the restriction")
+            restrictedChecks["kubelet root"]?.detail.contains(fixture.kubeletRoot) == true,
+            "doctor says the restriction")
     }
 
     // MARK: - 5. Mount propagation
@@ -413,6 +416,11 @@ enum KubeletOrderTests {
         try expectFailure(
             try fixture.driver(["unmountdevice", fixture.globalDir("pv-unl")], binary: driver),
             mentioning: ["libflexlvm-gone.so"])
+        // On a node, a call KCM also makes is a Failure too: a controller-side Success would
+        // claim a release that was not done.
+        try expectFailure(
+            try fixture.driver(["detach", "pv-unl", fixture.nodeName], binary: driver),
+            mentioning: ["libflexlvm-gone.so"])
         try expect(!(try fixture.isActive("unl")), "nothing activated")
     }
 
@@ -439,6 +447,21 @@ enum KubeletOrderTests {
         try expectFailure(
             try Fixture.checkReply(refused, arguments: ["mountdevice"], carriesSecrets: true),
             mentioning: ["no secrets"])
+        // A node binary killed mid-call (the OOM killer, say): with secrets in argv the driver
+        // file replies a Failure with exit 0 rather than dying by the same signal, which kubelet
+        // would log with the argv.
+        try fixture.createVolume("sec", size: "64M")
+        let killedJSON = fixture.options(
+            "sec", pv: "pv-sec2", extra: ["kubernetes.io/secret/password": secret, "kubernetes.io/pod.uid": "k"])
+        let killed = try Fixture.execute(
+            [program, "mount", fixture.podDir("pv-sec2", pod: "k"), killedJSON],
+            environment: fixture.driverEnvironment.merging(["FLEXLVM_TEST_KILL_AT": "mount-direct-staged"]) { $1 })
+        try expectFailure(
+            try Fixture.checkReply(killed, arguments: ["mount"], carriesSecrets: true),
+            mentioning: ["killed by signal 9"])
+        try expectEqual(killed.status, 0, "exit 0 with secrets")
+        try expectSuccess(try fixture.driver(["unmount", fixture.podDir("pv-sec2", pod: "k")]))
+        try expect(!(try fixture.isActive("sec")), "released after the crash")
         let log = (try? String(contentsOfFile: fixture.logPath, encoding: .utf8)) ?? ""
         try expect(!log.contains(secret), "the log never holds the secret")
     }
