@@ -38,7 +38,7 @@ func expectEqual<T: Equatable>(
 enum AllTests {
     static var cases: [TestCase] {
         LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases + MountTests.cases + DirectMountTests.cases
-            + SafetyTests.cases + KubeletOrderTests.cases + AdminTests.cases + CorpusTests.cases
+            + SafetyTests.cases + KubeletOrderTests.cases + AdminTests.cases + SnapshotTests.cases + CorpusTests.cases
             + ReliabilityTests.cases
     }
 }
