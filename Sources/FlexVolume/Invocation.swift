@@ -67,7 +67,8 @@ public enum Invocation {
     /// First arguments that name `flexlvm`'s admin commands (run by the node binary), which
     /// no FlexVolume operation uses.
     public static let adminCommands: Set<String> = [
-        "provision", "volumes", "snapshot", "restore", "clone", "reconcile", "doctor", "install", "uninstall", "help", "-h", "--help",
+        "provision", "volumes", "snapshot", "restore", "clone", "reconcile", "doctor", "install", "uninstall", "help",
+        "-h", "--help",
         "--generate-completion-script",
     ]
 
