@@ -96,8 +96,9 @@ struct Clone: ParsableCommand {
         }
         try lvm.createVolume(target, sizeBytes: info.sizeBytes, thinPool: nil, tags: tags)
         do {
-            try lvm.activate(source)
-            defer { if !wasActive { try? lvm.deactivate(source) } }
+            // A COW snapshot is activated with its origin (LVM changes both together).
+            try lvm.activate(originRef)
+            defer { if !wasActive { try? lvm.deactivate(originRef) } }
             try lvm.activate(target)
             defer { try? lvm.deactivate(target) }
             try waitForNode(source)
@@ -119,10 +120,11 @@ struct Clone: ParsableCommand {
             throw FlexLVMError(
                 .unsupported, "the clone holds \(signature), which flexlvm does not serve; it was removed")
         }
+        if filesystem == .xfs { try replayLog(target) }
         for (arguments, success) in filesystem.newUUIDCommands(device: target.devicePath) {
             LibraryMessages.shared.note("fs-command", arguments.joined(separator: " "))
             let result = try Subprocess.run(arguments, timeout: Self.toolTimeout)
-            guard !result.timedOut, success.contains(result.status) else {
+            guard !result.timedOut, success.contains(result.status), !result.standardError.contains("ERROR") else {
                 throw FlexLVMError(
                     .system,
                     "\(arguments.joined(separator: " ")) \(result.timedOut ? "timed out" : "exited \(result.status)"): "
@@ -130,6 +132,24 @@ struct Clone: ParsableCommand {
             }
         }
         return filesystem.rawValue
+    }
+
+    /// A snapshot of a mounted xfs (even frozen) has a log to replay before xfs_db may change
+    /// its UUID: the kernel replays it when it mounts the clone once, privately (`nouuid`, since
+    /// the origin with the same UUID may be mounted).
+    func replayLog(_ target: LogicalVolumeRef) throws {
+        let directory = "/run/flexlvm-clone-\(getpid())"
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw FlexLVMError(.system, "mkdir \(directory)", cause: Errno.current)
+        }
+        defer { rmdir(directory) }
+        guard mount(target.devicePath, directory, "xfs", 0, "nouuid") == 0 else {
+            throw FlexLVMError(
+                .system, "mounting the xfs clone \(target) once to replay its log failed", cause: Errno.current)
+        }
+        guard umount2(directory, 0) == 0 else {
+            throw FlexLVMError(.system, "unmounting \(directory)", cause: Errno.current)
+        }
     }
 
     func waitForNode(_ ref: LogicalVolumeRef) throws {
