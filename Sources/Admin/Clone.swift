@@ -94,7 +94,9 @@ struct Clone: ParsableCommand {
                 "LV \(source) is in use (open count \(device.openCount)), so its blocks could change during the "
                     + "copy; take a snapshot ('flexlvm snapshot create') and clone the snapshot")
         }
-        try lvm.createVolume(target, sizeBytes: info.sizeBytes, thinPool: nil, tags: tags)
+        // A COW snapshot's lv_size is its COW store; its data is as large as its origin.
+        let bytes = info.isCopyOnWriteSnapshot ? try lvm.usage(of: originRef).sizeBytes : info.sizeBytes
+        try lvm.createVolume(target, sizeBytes: bytes, thinPool: nil, tags: tags)
         do {
             // A COW snapshot is activated with its origin (LVM changes both together).
             try lvm.activate(originRef)
@@ -103,7 +105,7 @@ struct Clone: ParsableCommand {
             defer { try? lvm.deactivate(target) }
             try waitForNode(source)
             try waitForNode(target)
-            try BlockCopy.copy(from: source.devicePath, to: target.devicePath, bytes: info.sizeBytes)
+            try BlockCopy.copy(from: source.devicePath, to: target.devicePath, bytes: bytes)
         } catch {
             try? lvm.remove(target)
             throw error

@@ -7,8 +7,6 @@ enum SnapshotTests {
     static let cases: [TestCase] = [
         TestCase("snapshots/under-writes-thick-ext4") { try underWrites($0, fs: "ext4", thin: false) },
         TestCase("snapshots/under-writes-thin-xfs") { try underWrites($0, fs: "xfs", thin: true) },
-        TestCase("snapshots/under-writes-thin-ext4") { try underWrites($0, fs: "ext4", thin: true) },
-        TestCase("snapshots/under-writes-thick-xfs") { try underWrites($0, fs: "xfs", thin: false) },
         TestCase("snapshots/restore-thick") { try restore($0, thin: false) },
         TestCase("snapshots/restore-thin") { try restore($0, thin: true) },
         TestCase("snapshots/clone-thick-ext4-from-snapshot") { try clone($0, fs: "ext4", thin: false) },
@@ -238,11 +236,12 @@ enum SnapshotTests {
         // Activation starts a deferred merge; the origin reads as the snapshot at once.
         try fixture.run("lvchange", "-q", "-ay", "\(vg)/orig")
         try expectEqual(try deviceHash(fixture, "orig"), expected, "the origin holds exactly the snapshot's bytes")
-        try fixture.run("lvchange", "-q", "-an", "\(vg)/orig")
-        _ = try fixture.attachAndMountDevice("orig", pv: "pv-orig")
-        try expectEqual(try fixture.checksum(fixture.globalDir("pv-orig") + "/a"), first, "a is back")
-        try expect(!FileManager.default.fileExists(atPath: fixture.globalDir("pv-orig") + "/b"), "b is gone")
-        try expectSuccess(try fixture.driver(["unmountdevice", fixture.globalDir("pv-orig")]))
+        let check = fixture.work.appendingPathComponent("restored").path
+        try FileManager.default.createDirectory(atPath: check, withIntermediateDirectories: true)
+        try fixture.run("mount", "-o", "ro,noload", "/dev/mapper/\(vg)-orig", check)
+        defer { _ = try? fixture.run("umount", check) }
+        try expectEqual(try fixture.checksum(check + "/a"), first, "a is back")
+        try expect(!FileManager.default.fileExists(atPath: check + "/b"), "b is gone")
     }
 
     static func clone(_ fixture: Fixture, fs: String, thin: Bool) throws {
