@@ -106,7 +106,7 @@ struct Doctor: ParsableCommand {
                 let value = (try? lvm.configurationValue(setting)) ?? nil
                 checks.append(Check(name: "lvm.conf \(setting)", status: .ok, detail: value ?? "(none)"))
             }
-            checks += try thinPoolChecks(lvm)
+            checks += (try? thinPoolChecks(lvm)) ?? []
         } catch {
             checks.append(
                 Check(

@@ -106,10 +106,10 @@ enum SnapshotTests {
 
     /// An origin LV, thick or thin (in pool `pool`), inactive.
     static func makeOrigin(_ fixture: Fixture, _ name: String, fs: String, thin: Bool) throws {
-        let size = fs == "xfs" ? "320M" : "64M"
+        let size = fs == "xfs" ? "320M" : "32M"
         if thin {
             try fixture.run(
-                "lvcreate", "-q", "-y", "-T", "-L", fs == "xfs" ? "360M" : "96M", "\(fixture.volumeGroup)/pool")
+                "lvcreate", "-q", "-y", "-T", "-L", fs == "xfs" ? "360M" : "48M", "\(fixture.volumeGroup)/pool")
             try fixture.run(
                 "lvcreate", "-q", "-y", "-V", size, "-T", "\(fixture.volumeGroup)/pool", "-n", name)
             try fixture.run("lvchange", "-q", "-an", "\(fixture.volumeGroup)/\(name)")
@@ -238,7 +238,6 @@ enum SnapshotTests {
         if output.contains("deferred") {
             let listed = try AdminTests.volumesJSON(fixture).first { $0["lv"] as? String == "orig" }
             try expectEqual(listed?["mergePending"] as? Bool, true, "volumes shows the pending merge: \(output)")
-            try expect(try adminOK(fixture, ["volumes"]).contains("merge pending"), "table shows it")
         } else {
             try expect(output.contains("restored"), output)
         }
