@@ -237,8 +237,9 @@ class Writer:
 def snapshots(side, vg, runs):
     """flexlvm snapshot create on a mounted volume, thick (COW) and thin, with the origin idle
     and under a writer; the longest write+fsync step seen during each create is the freeze."""
+    os.makedirs(side.kubelet, exist_ok=True)  # kubelet's root exists on every node
     sh("lvcreate", "-q", "-y", "-T", "-L", "1G", f"{vg}/snappool")
-    kinds = (("thick (COW snapshot)", ["-L", "256M"]), ("thin (thin snapshot)", ["-V", "256M", "-T", f"{vg}/snappool"]))
+    kinds = (("thick (COW snapshot)", ["-L", "256M", vg]), ("thin (thin snapshot)", ["-V", "256M", "-T", f"{vg}/snappool"]))
     print("\n### Snapshots: `flexlvm snapshot create` on a mounted ext4 volume (guest, real LVM)\n")
     print(f"Runs per row: {runs}. Writer: 4 KiB appends, fsync every 8; its longest write+fsync step during a create "
           "is the freeze a writer sees (its longest step with no snapshot taken is given for comparison).\n")
@@ -247,7 +248,7 @@ def snapshots(side, vg, runs):
     print("|---|---|---|---|---|---|---|", flush=True)
     for label, args in kinds:
         lv = "snaporig" + ("thin" if "-T" in args else "thick")
-        sh("lvcreate", "-q", "-y", "-n", lv, *args, vg)
+        sh("lvcreate", "-q", "-y", "-n", lv, *args)
         o, dev, g = side.options(lv), side.device(lv), side.global_dir(lv)
         side.run("waitforattach", dev, o)
         side.run("mountdevice", g, dev, o)
