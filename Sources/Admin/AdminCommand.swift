@@ -14,8 +14,8 @@ public struct AdminCommand: ParsableCommand {
             Example: flexlvm provision --vg kube_vg --name vol1 --size 10Gi > pv.yaml
             """,
         subcommands: [
-            Provision.self, Volumes.self, Reconcile.self, Metrics.self, Doctor.self, Install.self, Uninstall.self,
-            Agent.self,
+            Provision.self, Volumes.self, Snapshot.self, Restore.self, Clone.self, Reconcile.self, Metrics.self,
+            Doctor.self, Install.self, Uninstall.self, Agent.self,
         ])
 
     public init() {}

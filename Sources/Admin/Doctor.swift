@@ -20,6 +20,8 @@ struct Doctor: ParsableCommand {
 
     @Option(help: "table (for people) or json.") var output: OutputFormat = .table
     @Option(help: "The FlexVolume plugin dir to check.") var pluginDir: String = defaultPluginDir
+    @Option(help: "Warn when a thin pool's data or metadata use passes this percentage.")
+    var thinPoolThreshold: Double = 80
     @OptionGroup var nodeOptions: NodeOptions
 
     /// One check's outcome.
@@ -104,6 +106,7 @@ struct Doctor: ParsableCommand {
                 let value = (try? lvm.configurationValue(setting)) ?? nil
                 checks.append(Check(name: "lvm.conf \(setting)", status: .ok, detail: value ?? "(none)"))
             }
+            checks += (try? thinPoolChecks(lvm)) ?? []
         } catch {
             checks.append(
                 Check(
@@ -158,6 +161,38 @@ struct Doctor: ParsableCommand {
             checks.insert(checks.remove(at: first), at: 0)
         }
         return checks
+    }
+
+    /// Each thin pool's data and metadata use against the threshold, and whether LVM's
+    /// autoextend is configured (activation/thin_pool_autoextend_threshold below 100).
+    func thinPoolChecks(_ lvm: LVM) throws -> [Check] {
+        let pools = try lvm.usage().filter(\.isThinPool)
+        guard !pools.isEmpty else { return [] }
+        let autoextend = (try? lvm.configurationValue("activation/thin_pool_autoextend_threshold")) ?? nil
+        let percent = (try? lvm.configurationValue("activation/thin_pool_autoextend_percent")) ?? nil
+        let threshold = autoextend.flatMap { Int($0.trimmingSpaces) } ?? 100
+        let autoextendText =
+            threshold < 100
+            ? "LVM autoextend is configured (thin_pool_autoextend_threshold=\(threshold), "
+                + "thin_pool_autoextend_percent=\(percent ?? "?"); it needs dmeventd monitoring)"
+            : "LVM autoextend is off (activation/thin_pool_autoextend_threshold=\(autoextend ?? "100"))"
+        return pools.map { pool in
+            guard let data = pool.dataPercent, let metadata = pool.metadataPercent else {
+                return Check(
+                    name: "thin pool \(pool.ref)", status: .ok, detail: "inactive, use unknown; \(autoextendText)")
+            }
+            let full = data >= thinPoolThreshold || metadata >= thinPoolThreshold
+            return Check(
+                name: "thin pool \(pool.ref)", status: full ? .warning : .ok,
+                detail:
+                    "data \(format2(data))%, metadata \(format2(metadata))% (threshold \(format2(thinPoolThreshold))%); "
+                    + autoextendText,
+                fix: full
+                    ? "extend it ('lvextend -L +SIZE \(pool.ref.lvmPath)', '--poolmetadatasize +SIZE' for metadata) or "
+                        + "free space; a full pool stops every thin volume in it"
+                        + (threshold < 100 ? "" : "; or set thin_pool_autoextend_threshold below 100 in lvm.conf")
+                    : "")
+        }
     }
 
     /// The configuration file, the attach mode in force and why, and the kubelet root.

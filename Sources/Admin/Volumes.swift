@@ -38,7 +38,13 @@ struct Volumes: ParsableCommand {
         try admin {
             let configuration = try nodeOptions.configuration()
             LibraryMessages.install(log: DriverLog(path: configuration.logFile))
-            let (volumes, names) = try Self.managed(try LVM(), stateDir: configuration.stateDir)
+            let lvm = try LVM()
+            let (volumes, names) = try Self.managed(lvm, stateDir: configuration.stateDir)
+            let usage = try lvm.usage()
+            let snapshots = Dictionary(grouping: usage.filter { $0.isSnapshot && !$0.origin.isEmpty }) {
+                "\($0.ref.volumeGroup)/\($0.origin)"
+            }
+            let merging = Set(usage.filter(\.hasMergingSnapshot).map(\.ref.lvmPath))
             let table = try MountTable.current()
             let rows = try volumes.sorted { $0.ref.lvmPath < $1.ref.lvmPath }.map { info -> Row in
                 let device = try DeviceMapper.info(name: info.ref.deviceMapperName)
@@ -66,6 +72,11 @@ struct Volumes: ParsableCommand {
                         ("filesystem", JSONWriter.string(row.filesystem)),
                         ("globalMounts", "[" + row.globalMounts.map(JSONWriter.string).joined(separator: ",") + "]"),
                         ("podMounts", "[" + row.podMounts.map(JSONWriter.string).joined(separator: ",") + "]"),
+                        ("mergePending", String(merging.contains(row.info.ref.lvmPath))),
+                        (
+                            "snapshots",
+                            "[" + (snapshots[row.info.ref.lvmPath] ?? []).map(snapshotJSON).joined(separator: ",") + "]"
+                        ),
                     ])
                 }
                 print("[" + objects.joined(separator: ",") + "]")
@@ -73,11 +84,19 @@ struct Volumes: ParsableCommand {
                 var lines = [["VG", "LV", "SIZE", "ACTIVE", "PV", "FS", "MOUNTED"]]
                 for row in rows {
                     let mounted = row.globalMounts.map { "global \($0)" } + row.podMounts.map { "pod \($0)" }
+                    let pending = merging.contains(row.info.ref.lvmPath)
                     lines.append([
                         row.info.ref.volumeGroup, row.info.ref.name, Quantity.format(row.info.sizeBytes),
-                        row.active ? "yes" : "no", row.persistentVolume, row.filesystem,
-                        mounted.isEmpty ? "-" : mounted.joined(separator: ", "),
+                        (row.active ? "yes" : "no") + (pending ? " (merge pending)" : ""), row.persistentVolume,
+                        row.filesystem, mounted.isEmpty ? "-" : mounted.joined(separator: ", "),
                     ])
+                    for snapshot in snapshots[row.info.ref.lvmPath] ?? [] {
+                        lines.append([
+                            "", "└ " + snapshot.ref.name, Quantity.format(snapshot.sizeBytes),
+                            snapshotState(snapshot), "snapshot (\(snapshot.isThin ? "thin" : "cow"))",
+                            snapshot.dataPercent.map { "\(format2($0))% used" } ?? "-", "-",
+                        ])
+                    }
                 }
                 let widths = (0..<7).map { column in lines.map { $0[column].count }.max() ?? 0 }
                 for line in lines {

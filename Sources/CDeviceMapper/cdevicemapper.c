@@ -101,3 +101,101 @@ int flexlvm_dm_library_version(char *buffer, size_t length)
         return -EIO;
     return 0;
 }
+
+// The resume watchdog: a child that outlives this process only to resume suspended devices.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int _simple(int type, const char *name)
+{
+    struct dm_task *dmt = dm_task_create(type);
+    if (!dmt)
+        return -ENOMEM;
+    if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt))
+        return _failure(dmt);
+    dm_task_destroy(dmt);
+    return 0;
+}
+
+static int _resume_suspended(const char *uuid_prefix)
+{
+    int resumed = 0;
+    struct dm_task *list = dm_task_create(DM_DEVICE_LIST);
+    if (!list || !dm_task_run(list)) {
+        if (list)
+            dm_task_destroy(list);
+        return -1;
+    }
+    struct dm_names *names = dm_task_get_names(list);
+    size_t prefix_length = strlen(uuid_prefix);
+    if (names && names->dev) {
+        unsigned next = 0;
+        do {
+            names = (struct dm_names *)((char *)names + next);
+            flexlvm_dm_device device;
+            if (_info(names->name, 0, 0, 0, &device) == 0 && device.exists && device.suspended
+                && strncmp(device.uuid, uuid_prefix, prefix_length) == 0 && _simple(DM_DEVICE_RESUME, names->name) == 0)
+                resumed++;
+            next = names->next;
+        } while (next);
+    }
+    dm_task_destroy(list);
+    return resumed;
+}
+
+int flexlvm_dm_resume_watchdog(const char *uuid_prefix)
+{
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        return -err;
+    }
+    if (pid == 0) {
+        // The child: keep only the pipe's read end, wait for "done" or for EOF (the parent died).
+        int keep = pipe_fds[0];
+        dm_lib_release();
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd >= 0) {
+            dup2(null_fd, 0);
+            dup2(null_fd, 1);
+            dup2(null_fd, 2);
+        }
+        if (keep > 3)
+            syscall(SYS_close_range, 3, keep - 1, 0);
+        syscall(SYS_close_range, keep + 1, ~0U, 0);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        char byte;
+        ssize_t count;
+        do {
+            count = read(keep, &byte, 1);
+        } while (count < 0 && errno == EINTR);
+        if (count == 1)
+            _exit(0);
+        // Two passes: a device resumed in the first may have had a suspended device below it.
+        _resume_suspended(uuid_prefix);
+        _resume_suspended(uuid_prefix);
+        _exit(0);
+    }
+    close(pipe_fds[0]);
+    return pipe_fds[1];
+}
+
+int flexlvm_dm_suspend(const char *name)
+{
+    return _simple(DM_DEVICE_SUSPEND, name);
+}
+
+int flexlvm_dm_resume(const char *name)
+{
+    return _simple(DM_DEVICE_RESUME, name);
+}

@@ -130,3 +130,20 @@ public enum DeviceMapper {
         }
     }
 }
+
+extension DeviceMapper {
+    /// Starts a watchdog child that resumes the suspended devices whose DM UUID starts with
+    /// `uuidPrefix` if this process dies; returns the descriptor to write one byte to (then
+    /// close) when the work is done.
+    public static func startResumeWatchdog(uuidPrefix: String) throws -> Int32 {
+        let fd = flexlvm_dm_resume_watchdog(uuidPrefix)
+        guard fd >= 0 else { throw FlexLVMError(.system, "cannot start the resume watchdog", cause: Errno(-fd)) }
+        return fd
+    }
+
+    /// Suspends a device (flush, filesystem frozen); for tests.
+    public static func suspend(name: String) -> Int32 { flexlvm_dm_suspend(name) }
+
+    /// Resumes a device.
+    public static func resume(name: String) -> Int32 { flexlvm_dm_resume(name) }
+}

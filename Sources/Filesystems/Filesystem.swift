@@ -118,3 +118,18 @@ public enum Filesystem: String, Sendable, CaseIterable {
         return words
     }
 }
+
+extension Filesystem {
+    /// The commands that give an unmounted filesystem a new UUID with its own tools, in order,
+    /// each with the exit statuses that mean success: ext4 is checked (`e2fsck -fp`, which
+    /// tune2fs requires) and then relabelled; xfs through xfs_db (what xfs_admin runs); btrfs
+    /// by a new metadata UUID (fast: no metadata rewrite).
+    public func newUUIDCommands(device: String) -> [(arguments: [String], success: Set<Int32>)] {
+        switch self {
+        case .ext4:
+            return [(["e2fsck", "-f", "-p", device], [0, 1]), (["tune2fs", "-U", "random", device], [0])]
+        case .xfs: return [(["xfs_db", "-x", "-c", "uuid generate", device], [0])]
+        case .btrfs: return [(["btrfstune", "-m", device], [0])]
+        }
+    }
+}

@@ -67,8 +67,8 @@ public enum Invocation {
     /// First arguments that name `flexlvm`'s admin commands (run by the node binary), which
     /// no FlexVolume operation uses.
     public static let adminCommands: Set<String> = [
-        "provision", "volumes", "reconcile", "metrics", "doctor", "install", "uninstall", "agent", "help", "-h",
-        "--help",
+        "provision", "volumes", "snapshot", "restore", "clone", "reconcile", "metrics", "doctor", "install",
+        "uninstall", "agent", "help", "-h", "--help",
         "--generate-completion-script",
     ]
 

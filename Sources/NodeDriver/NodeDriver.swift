@@ -78,9 +78,23 @@ public struct NodeDriver {
 
     /// Like ``ensureActive(_:)``, also saying whether this call activated the LV.
     func activate(_ ref: LogicalVolumeRef) throws -> (device: String, activated: Bool) {
-        if let device = try activeDevice(ref, waitForNode: true) { return (device, false) }
+        if let active = try DeviceMapper.activeLogicalVolume(ref) {
+            // Already active, so no metadata is read: two cheap checks keep snapshots from pods.
+            if let reason = try SnapshotGuard.activeSnapshotReason(
+                ref, device: active, stateDir: configuration.stateDir)
+            {
+                throw SnapshotGuard.refusal(ref, reason)
+            }
+            if let device = try activeDevice(ref, waitForNode: true) { return (device, false) }
+        }
         let lvm = try LVM()
         let info = try lvm.logicalVolume(ref)
+        if "sS".contains(info.volumeType) {
+            throw SnapshotGuard.refusal(ref, "a COW snapshot (lv_attr \(info.attributes))")
+        }
+        if info.tags.contains(LVM.snapshotTag) {
+            throw SnapshotGuard.refusal(ref, "a snapshot (tagged \(LVM.snapshotTag))")
+        }
         guard info.isMountable else {
             throw FlexLVMError(
                 .unsupported,

@@ -25,6 +25,11 @@ enum HotPath {
                 defer { lock.release() }
                 guard let device = try DeviceMapper.activeLogicalVolume(ref), try DeviceMapper.nodeMatches(ref, device)
                 else { return nil }
+                // A snapshot is refused by the node binary, with its reason.
+                guard
+                    try SnapshotGuard.activeSnapshotReason(ref, device: device, stateDir: configuration.stateDir)
+                        == nil
+                else { return nil }
                 try VolumeMap(stateDir: configuration.stateDir).remember(options, ref)
                 if !devicePath.isEmpty && devicePath != ref.devicePath {
                     log.record("warning", "stale-device-path", [("given", devicePath), ("device", ref.devicePath)])

@@ -39,7 +39,7 @@ enum AllTests {
     static var cases: [TestCase] {
         LVMChainTests.cases + AttachTests.cases + EmptyRootTests.cases + MountTests.cases + DirectMountTests.cases
             + SafetyTests.cases + KubeletOrderTests.cases + AdminTests.cases + MetricsTests.cases
-            + CorpusTests.cases + ReliabilityTests.cases
+            + SnapshotTests.cases + CorpusTests.cases + ReliabilityTests.cases
     }
 }
 

@@ -10,8 +10,8 @@ import json, os, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
 RUNS = int(os.environ.get("FLEXLVM_BENCH_RUNS", "20"))
-# Which guest sections run: any of "hotpath", "operations", "scale", "concurrency" (default: all).
-SECTIONS = os.environ.get("FLEXLVM_BENCH_SECTIONS", "hotpath,operations,scale,concurrency").split(",")
+# Which guest sections run: any of "hotpath", "operations", "scale", "concurrency", "snapshots" (default: all).
+SECTIONS = os.environ.get("FLEXLVM_BENCH_SECTIONS", "hotpath,operations,scale,concurrency,snapshots").split(",")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEASURE = os.environ.get("BENCH_MEASURE", os.path.join(REPO, ".build", "bench", "measure"))
 
@@ -202,6 +202,81 @@ def concurrency(side, vg, n=16):
     return wall, p95, errors, leaked_mounts, leaked_dm
 
 
+class Writer:
+    """A thread appending 4 KiB records to a file, fsync'ing every 8, timing each write+fsync
+    step: the longest step seen while a snapshot is taken is the freeze a writer feels."""
+
+    def __init__(self, path):
+        import threading
+        self.path, self.stop, self.longest, self.count = path, threading.Event(), 0.0, 0
+        self.thread = threading.Thread(target=self.loop)
+
+    def loop(self):
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        record = b"r" * 4096
+        while not self.stop.is_set():
+            start = time.perf_counter()
+            os.write(fd, record)
+            self.count += 1
+            if self.count % 8 == 0:
+                os.fsync(fd)
+            self.longest = max(self.longest, time.perf_counter() - start)
+        os.close(fd)
+
+    def __enter__(self):
+        self.thread.start()
+        time.sleep(0.5)
+        self.longest = 0.0
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join()
+
+
+def snapshots(side, vg, runs):
+    """flexlvm snapshot create on a mounted volume, thick (COW) and thin, with the origin idle
+    and under a writer; the longest write+fsync step seen during each create is the freeze."""
+    os.makedirs(side.kubelet, exist_ok=True)  # kubelet's root exists on every node
+    sh("lvcreate", "-q", "-y", "-T", "-L", "1G", f"{vg}/snappool")
+    kinds = (("thick (COW snapshot)", ["-L", "256M", vg]), ("thin (thin snapshot)", ["-V", "256M", "-T", f"{vg}/snappool"]))
+    print("\n### Snapshots: `flexlvm snapshot create` on a mounted ext4 volume (guest, real LVM)\n")
+    print(f"Runs per row: {runs}. Writer: 4 KiB appends, fsync every 8; its longest write+fsync step during a create "
+          "is the freeze a writer sees (its longest step with no snapshot taken is given for comparison).\n")
+    print("| origin | create, idle: median ms | p95 ms | create, under writes: median ms | p95 ms "
+          "| longest freeze seen ms | longest step without snapshots ms |")
+    print("|---|---|---|---|---|---|---|", flush=True)
+    for label, args in kinds:
+        lv = "snaporig" + ("thin" if "-T" in args else "thick")
+        sh("lvcreate", "-q", "-y", "-n", lv, *args)
+        o, dev, g = side.options(lv), side.device(lv), side.global_dir(lv)
+        side.run("waitforattach", dev, o)
+        side.run("mountdevice", g, dev, o)
+        create = [side.argv[0], "snapshot", "create", "--vg", vg, "--lv", lv, "--name", "benchsnap"]
+        delete = [side.argv[0], "snapshot", "delete", "--vg", vg, "--name", "benchsnap"]
+
+        def one():
+            sample = call(create, side.env)
+            if sample[3] != 0:
+                raise RuntimeError(f"snapshot create failed: {sample[2]}")
+            call(delete, side.env)
+            return sample
+
+        idle = [one() for _ in range(runs)]
+        busy, freezes = [], []
+        with Writer(os.path.join(g, "records")) as writer:
+            time.sleep(1)
+            quiet = writer.longest
+            for _ in range(runs):
+                writer.longest = 0.0
+                busy.append(one())
+                freezes.append(writer.longest)
+        i, b = stats(idle), stats(busy)
+        print(f"| {label} | {i[0]:.1f} | {i[1]:.1f} | {b[0]:.1f} | {b[1]:.1f} | {max(freezes) * 1000:.1f} "
+              f"| {quiet * 1000:.1f} |", flush=True)
+        side.run("unmountdevice", g)
+
+
 def guest(driver, hello, baseline):
     vg, other, scaled = "bench_vg", "bench_other", "bench_scale"
     work = tempfile.mkdtemp(prefix="flexlvm-bench-")
@@ -222,7 +297,8 @@ def guest(driver, hello, baseline):
         med, p95, rss = stats(hello_samples)
         print(f"\nStatic hello-world in this guest: median {med:.1f} ms, p95 {p95:.1f} ms, peak RSS {rss / 1024:.1f} MiB; "
               f"/bin/true: median {stats([call(['/bin/true']) for _ in range(RUNS)])[0]:.1f} ms")
-        header("Hot path against process start (guest)", "static hello-world")
+        if "hotpath" in SECTIONS:
+            header("Hot path against process start (guest)", "static hello-world")
         for s in sides[:1] if "hotpath" in SECTIONS else []:
             lv = "hot"
             sh("lvcreate", "-q", "-y", "-n", lv, "-L", "8M", "-a", "y", vg)
@@ -240,6 +316,8 @@ def guest(driver, hello, baseline):
             header("Scale: LVs in the volume's VG (two other VGs present)")
             for label, (d, b) in scale(sides, scaled, [1, 100, 500]):
                 row(label, d, b)
+        if "snapshots" in SECTIONS:
+            snapshots(sides[0], vg, max(5, RUNS // 2))
         if "concurrency" not in SECTIONS:
             return
         print("\n### Concurrency: 16 volumes through the full kubelet order at once\n")

@@ -44,4 +44,17 @@ int flexlvm_dm_driver_version(char *buffer, size_t length);
 /// Writes libdevmapper's own version into `buffer`. Returns 0 or -errno.
 int flexlvm_dm_library_version(char *buffer, size_t length);
 
+/// Forks a watchdog child and returns the write end of a pipe to it (or -errno). Writing a
+/// byte (or closing it after one) lets the child exit; when this process dies first (even by
+/// SIGKILL), the pipe reaches EOF and the child resumes every suspended device whose DM
+/// UUID starts with `uuid_prefix` (an LVM VG: "LVM-<vg uuid>"), which thaws a filesystem
+/// device-mapper froze for the suspend.
+int flexlvm_dm_resume_watchdog(const char *uuid_prefix);
+
+/// DM_DEVICE_SUSPEND (with flush and filesystem freeze) of the device `name`; 0 or -errno.
+int flexlvm_dm_suspend(const char *name);
+
+/// DM_DEVICE_RESUME of the device `name`; 0 or -errno.
+int flexlvm_dm_resume(const char *name);
+
 #endif
