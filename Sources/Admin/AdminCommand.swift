@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeviceMapperQueries
 import FlexLVMCore
 
 /// `flexlvm`'s admin commands. They run in the node binary; the static driver file hands
@@ -30,6 +31,13 @@ struct NodeOptions: ParsableArguments {
     func configuration() throws -> Configuration {
         var configuration = try Configuration.load()
         if let node { configuration.nodeName = node }
+        return configuration
+    }
+
+    /// The settings, with libdevmapper's and liblvm2cmd's messages routed into their log.
+    func configurationLoggingLibraries() throws -> Configuration {
+        let configuration = try configuration()
+        LibraryMessages.install(log: DriverLog(path: configuration.logFile))
         return configuration
     }
 }

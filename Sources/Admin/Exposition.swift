@@ -73,25 +73,18 @@ struct Exposition {
     }
 
     /// A label value with `\`, `"` and line feed escaped, as the format requires.
-    static func escapeLabelValue(_ value: String) -> String {
-        var out = ""
-        for character in value.unicodeScalars {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(character)
-            }
-        }
-        return out
-    }
+    static func escapeLabelValue(_ value: String) -> String { escape(value, quotes: true) }
 
     /// HELP text with `\` and line feed escaped.
-    static func escapeHelp(_ help: String) -> String {
+    static func escapeHelp(_ help: String) -> String { escape(help, quotes: false) }
+
+    /// `text` with `\` and line feed escaped, and `"` too when `quotes`.
+    private static func escape(_ text: String, quotes: Bool) -> String {
         var out = ""
-        for character in help.unicodeScalars {
+        for character in text.unicodeScalars {
             switch character {
             case "\\": out += "\\\\"
+            case "\"" where quotes: out += "\\\""
             case "\n": out += "\\n"
             default: out.unicodeScalars.append(character)
             }

@@ -23,9 +23,8 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try admin {
-            let configuration = try nodeOptions.configuration()
+            let configuration = try nodeOptions.configurationLoggingLibraries()
             let ref = try LogicalVolumeRef(volumeGroup: vg, name: snapshot)
-            LibraryMessages.install(log: DriverLog(path: configuration.logFile))
             let lvm = try LVM()
             let info = try lvm.usage(of: ref)
             guard info.isSnapshot || (info.isThin && !info.origin.isEmpty && info.skipsActivation) else {

@@ -110,8 +110,7 @@ struct Snapshot: ParsableCommand {
 
         func run() throws {
             try admin {
-                let configuration = try nodeOptions.configuration()
-                LibraryMessages.install(log: DriverLog(path: configuration.logFile))
+                _ = try nodeOptions.configurationLoggingLibraries()
                 let snapshots = try LVM().usage().filter(\.isSnapshot)
                 switch output {
                 case .json:
@@ -145,9 +144,8 @@ struct Snapshot: ParsableCommand {
 
         func run() throws {
             try admin {
-                let configuration = try nodeOptions.configuration()
+                let configuration = try nodeOptions.configurationLoggingLibraries()
                 let ref = try LogicalVolumeRef(volumeGroup: vg, name: name)
-                LibraryMessages.install(log: DriverLog(path: configuration.logFile))
                 let lvm = try LVM()
                 let info = try lvm.usage(of: ref)
                 guard info.isSnapshot else {

@@ -36,8 +36,7 @@ struct Volumes: ParsableCommand {
 
     func run() throws {
         try admin {
-            let configuration = try nodeOptions.configuration()
-            LibraryMessages.install(log: DriverLog(path: configuration.logFile))
+            let configuration = try nodeOptions.configurationLoggingLibraries()
             let lvm = try LVM()
             let (volumes, names) = try Self.managed(lvm, stateDir: configuration.stateDir)
             let usage = try lvm.usage()

@@ -46,9 +46,10 @@ enum NodeMain {
                         throw error
                     }
                 }
-                let answers = ControllerAnswers(
-                    localNode: NodeIdentity.localNodeName(configuration), attach: AttachMode.current().attach)
-                if let answer = try answers.answer(call) {
+                let answers = ControllerAnswers(localNode: NodeIdentity.localNodeName(configuration), attach: true)
+                if call == .initialize {
+                    reply = .initialize()
+                } else if let answer = try answers.answer(call) {
                     reply = answer
                 } else {
                     reply = try NodeDriver(configuration: configuration, log: log).perform(call)

@@ -62,6 +62,12 @@ public struct Reply: Sendable, Equatable {
 
     public static let notSupported = Reply(.notSupported)
 
+    /// The reply to `init`: the capabilities, `attach` as ``AttachMode/current()`` decides
+    /// (the only call that needs the mode).
+    public static func initialize() -> Reply {
+        Reply(.success, capabilities: Capabilities(attach: AttachMode.current().attach))
+    }
+
     /// The exit status that makes the client read this reply as meant (contract §3): 1 for
     /// a Failure, except in a call whose argv carries secrets. kubelet logs the whole argv of
     /// a call that exits non-zero (the options JSON, secrets included), while a Failure with

@@ -25,16 +25,18 @@ public struct NodeDriver {
     public init(configuration: Configuration, log: DriverLog?) {
         self.configuration = configuration
         self.log = log
-        answers = ControllerAnswers(
-            localNode: NodeIdentity.localNodeName(configuration), attach: AttachMode.current().attach)
+        // The attach capability matters only for `init`, answered by ``Reply/initialize()``.
+        answers = ControllerAnswers(localNode: NodeIdentity.localNodeName(configuration), attach: true)
         volumeMap = VolumeMap(stateDir: configuration.stateDir)
     }
 
     /// Runs a call that needs the node (see ``ControllerAnswers/answer(_:)`` for the rest).
     public func perform(_ call: Call) throws -> Reply {
         switch call {
-        case .initialize, .getVolumeName:
-            return try answers.answer(call) ?? .notSupported
+        case .initialize:
+            return .initialize()
+        case .getVolumeName:
+            return .notSupported
         case .attach(let options, _):
             guard deviceMapperPresent else { return try answers.remoteAttach(options) }
             return try attach(options)

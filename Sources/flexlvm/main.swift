@@ -71,7 +71,7 @@ do {
 // it the unmounts of every volume in use. The configuration file is not read (but for a valid
 // `attach` line); a broken one is reported by the calls that need it and by `doctor`.
 if case .initialize = call {
-    DriverProcess.finish(Reply(.success, capabilities: Capabilities(attach: AttachMode.current().attach)))
+    DriverProcess.finish(.initialize())
 }
 if case .getVolumeName = call { DriverProcess.finish(.notSupported) }
 
