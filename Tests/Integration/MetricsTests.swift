@@ -173,10 +173,14 @@ enum MetricsTests {
             (1, "metadata_percent", "flexlvm_thin_pool_metadata_used_ratio"),
         ] {
             let ratio = value(name, poolLabels) ?? -1
-            let low = Double(poolBefore[index])! / 100
-            let high = Double(poolAfter[index])! / 100
+            // Thin-pool metadata use moves both ways between dm-thin transactions (seen: 10.94%
+            // before and after, 11.33% between), so the bound is the two readings widened by one
+            // percentage point, not their interval.
+            let readings = [Double(poolBefore[index])! / 100, Double(poolAfter[index])! / 100]
+            let low = readings.min()! - 0.01
+            let high = readings.max()! + 0.01
             check(
-                ratio >= low - 0.000_051 && ratio <= high + 0.000_051 && ratio > 0.01,
+                ratio >= low && ratio <= high && ratio > 0.01,
                 "\(name) \(ratio): lvm \(field) \(poolBefore[index]) before, \(poolAfter[index]) after")
         }
 
