@@ -5,13 +5,22 @@
 
   bench.py host  DRIVER HELLO         host-only rows: init and a Failure reply vs a static hello-world
   bench.py guest DRIVER HELLO BASELINE  everything else, as root in the real-kernel guest
+
+Any failed call, row or section ends the run with a non-zero exit status (a traceback, or
+"bench.py: ..." on stderr); the tables are only complete when it exits 0.
 """
 import json, os, statistics, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
 RUNS = int(os.environ.get("FLEXLVM_BENCH_RUNS", "20"))
 # Which guest sections run: any of "hotpath", "operations", "scale", "concurrency", "snapshots" (default: all).
-SECTIONS = os.environ.get("FLEXLVM_BENCH_SECTIONS", "hotpath,operations,scale,concurrency,snapshots").split(",")
+ALL_SECTIONS = ("hotpath", "operations", "scale", "concurrency", "snapshots")
+SECTIONS = os.environ.get("FLEXLVM_BENCH_SECTIONS", ",".join(ALL_SECTIONS)).split(",")
+# The scale section's LV counts in the VG, the concurrency section's volumes at once, and the
+# snapshots section's runs per row (scripts/bench --quick makes all three small).
+SCALE_COUNTS = [int(c) for c in os.environ.get("FLEXLVM_BENCH_SCALE_COUNTS", "1,100,500").split(",")]
+CONCURRENCY = int(os.environ.get("FLEXLVM_BENCH_CONCURRENCY", "16"))
+SNAPSHOT_RUNS = int(os.environ.get("FLEXLVM_BENCH_SNAPSHOT_RUNS", str(max(5, RUNS // 2))))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEASURE = os.environ.get("BENCH_MEASURE", os.path.join(REPO, ".build", "bench", "measure"))
 
@@ -23,6 +32,21 @@ def call(argv, env=None):
     p = subprocess.run([MEASURE, program] + list(argv[1:]), capture_output=True, stdin=subprocess.DEVNULL, env=env)
     ns, rss, status = p.stderr.decode().split()[-3:]
     return int(ns) / 1e9, int(rss), p.stdout.decode(errors="replace"), int(status)
+
+
+def expect(sample, status, what):
+    """sample, when its reply is the JSON status wanted (None: no reply, exit status 0); else raises."""
+    if status is None:
+        ok = sample[3] == 0
+    else:
+        try:
+            reply = json.loads(sample[2])
+        except ValueError:
+            reply = {}
+        ok = reply.get("status") == status and (sample[3] == 0) == (status == "Success")
+    if not ok:
+        raise RuntimeError(f"{what}: exit status {sample[3]}, output {sample[2].strip()!r}")
+    return sample
 
 
 def sh(*argv):
@@ -53,11 +77,14 @@ def header(title, baseline_name="baseline"):
 def host(driver, hello):
     env = dict(os.environ, FLEXLVM_NODE_NAME="bench", FLEXLVM_LOG="/tmp/flexlvm-bench.log", FLEXLVM_CONFIG="/dev/null")
     header("Host (no VM): process start", "static hello-world")
+    init = lambda: expect(call([driver, "init"], env), "Success", "driver init")
+    hi = lambda: expect(call([hello]), None, "hello-world")
+    bad = lambda: expect(call([driver, "attach", "{bad", "n"], env), "Failure", "driver attach with bad JSON")
     for _ in range(3):
-        call([driver, "init"], env), call([hello])
-    hello_samples = [call([hello]) for _ in range(RUNS * 5)]
-    row("init", [call([driver, "init"], env) for _ in range(RUNS * 5)], hello_samples)
-    row("Failure reply (bad JSON)", [call([driver, "attach", "{bad", "n"], env) for _ in range(RUNS * 5)], hello_samples)
+        init(), hi()
+    hello_samples = [hi() for _ in range(RUNS * 5)]
+    row("init", [init() for _ in range(RUNS * 5)], hello_samples)
+    row("Failure reply (bad JSON)", [bad() for _ in range(RUNS * 5)], hello_samples)
 
 
 class Side:
@@ -67,6 +94,9 @@ class Side:
         self.name, self.argv, self.vg = name, argv, vg
         self.root = os.path.join(work, name)
         self.kubelet = os.path.join(self.root, "kubelet")
+        # kubelet's root exists on every node, before any driver call; the driver never creates it
+        # (it derives the root from each path and refuses one that is not a directory).
+        os.makedirs(self.kubelet, exist_ok=True)
         self.env = dict(os.environ, FLEXLVM_NODE_NAME="bench-node", FLEXLVM_LOG=f"{self.root}/flexlvm.log",
                         FLEXLVM_STATE_DIR=f"{self.root}/state", FLEXLVM_LOCK_DIR=f"{self.root}/lock",
                         FLEXLVM_KUBELET_ROOT=self.kubelet, FLEXLVM_STAGING_DIR=f"{self.root}/staging",
@@ -97,6 +127,15 @@ def deactivate(vg, lv):
     subprocess.run(["lvchange", "-q", "-an", f"{vg}/{lv}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def blank_lv(vg, lv, size):
+    """A new, inactive LV that is blank, as a fresh volume is: an LV created inactive is not
+    zeroed and may sit on extents an earlier section freed (a deleted COW snapshot's header, say),
+    which the driver rightly refuses to format over. So: created active, zeroed and signatures
+    wiped, then deactivated."""
+    sh("lvcreate", "-q", "-y", "-n", lv, "-L", size, "-a", "y", "-Z", "y", "-W", "y", vg)
+    sh("lvchange", "-q", "-a", "n", f"{vg}/{lv}")
+
+
 def unmount(path):
     subprocess.run(["umount", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -116,7 +155,7 @@ def operations(sides, vg):
     results = {}
     for s in sides:
         lv = f"op-{s.name}"
-        sh("lvcreate", "-q", "-y", "-n", lv, "-L", "64M", "-a", "n", vg)
+        blank_lv(vg, lv, "64M")
         o, dev, g, pod = s.options(lv), s.device(lv), s.global_dir(lv), s.pod_dir(lv)
         r = results[s.name] = {}
         nothing = lambda: None
@@ -174,11 +213,11 @@ def scale(sides, vg, counts):
     return rows
 
 
-def concurrency(side, vg, n=16):
+def concurrency(side, vg, n):
     """n volumes through the full kubelet order at once."""
     lvs = [f"c{i}-{side.name}" for i in range(n)]
     for lv in lvs:
-        sh("lvcreate", "-q", "-y", "-n", lv, "-L", "32M", "-a", "n", vg)
+        blank_lv(vg, lv, "32M")
     per_op, errors = {}, []
 
     def order(lv):
@@ -237,7 +276,6 @@ class Writer:
 def snapshots(side, vg, runs):
     """flexlvm snapshot create on a mounted volume, thick (COW) and thin, with the origin idle
     and under a writer; the longest write+fsync step seen during each create is the freeze."""
-    os.makedirs(side.kubelet, exist_ok=True)  # kubelet's root exists on every node
     sh("lvcreate", "-q", "-y", "-T", "-L", "1G", f"{vg}/snappool")
     kinds = (("thick (COW snapshot)", ["-L", "256M", vg]), ("thin (thin snapshot)", ["-V", "256M", "-T", f"{vg}/snappool"]))
     print("\n### Snapshots: `flexlvm snapshot create` on a mounted ext4 volume (guest, real LVM)\n")
@@ -259,7 +297,9 @@ def snapshots(side, vg, runs):
             sample = call(create, side.env)
             if sample[3] != 0:
                 raise RuntimeError(f"snapshot create failed: {sample[2]}")
-            call(delete, side.env)
+            deleted = call(delete, side.env)
+            if deleted[3] != 0:
+                raise RuntimeError(f"snapshot delete failed: {deleted[2]}")
             return sample
 
         idle = [one() for _ in range(runs)]
@@ -278,6 +318,10 @@ def snapshots(side, vg, runs):
 
 
 def guest(driver, hello, baseline):
+    unknown = [s for s in SECTIONS if s not in ALL_SECTIONS]
+    if unknown:
+        raise SystemExit(f"bench.py: unknown section(s) {', '.join(unknown)} in FLEXLVM_BENCH_SECTIONS "
+                         f"(known: {', '.join(ALL_SECTIONS)})")
     vg, other, scaled = "bench_vg", "bench_other", "bench_scale"
     work = tempfile.mkdtemp(prefix="flexlvm-bench-")
     loops = []
@@ -293,10 +337,10 @@ def guest(driver, hello, baseline):
     try:
         print(f"\nRuns per row: {RUNS}. Times are wall time per call (process start included), "
               "peak RSS of the call's process tree.")
-        hello_samples = [call([hello]) for _ in range(RUNS)]
+        hello_samples = [expect(call([hello]), None, "hello-world") for _ in range(RUNS)]
         med, p95, rss = stats(hello_samples)
         print(f"\nStatic hello-world in this guest: median {med:.1f} ms, p95 {p95:.1f} ms, peak RSS {rss / 1024:.1f} MiB; "
-              f"/bin/true: median {stats([call(['/bin/true']) for _ in range(RUNS)])[0]:.1f} ms")
+              f"/bin/true: median {stats([expect(call(['/bin/true']), None, '/bin/true') for _ in range(RUNS)])[0]:.1f} ms")
         if "hotpath" in SECTIONS:
             header("Hot path against process start (guest)", "static hello-world")
         for s in sides[:1] if "hotpath" in SECTIONS else []:
@@ -314,21 +358,26 @@ def guest(driver, hello, baseline):
                 row(name, results["driver"][name], results["baseline"][name])
         if "scale" in SECTIONS:
             header("Scale: LVs in the volume's VG (two other VGs present)")
-            for label, (d, b) in scale(sides, scaled, [1, 100, 500]):
+            for label, (d, b) in scale(sides, scaled, SCALE_COUNTS):
                 row(label, d, b)
         if "snapshots" in SECTIONS:
-            snapshots(sides[0], vg, max(5, RUNS // 2))
+            snapshots(sides[0], vg, SNAPSHOT_RUNS)
         if "concurrency" not in SECTIONS:
             return
-        print("\n### Concurrency: 16 volumes through the full kubelet order at once\n")
+        print(f"\n### Concurrency: {CONCURRENCY} volumes through the full kubelet order at once\n")
         print("| implementation | total wall s | p95 per op ms | errors | leaked mounts | leaked DM devices |")
         print("|---|---|---|---|---|---|")
+        failed = []
         for s in sides:
-            wall, p95, errors, mounts, dms = concurrency(s, vg)
+            wall, p95, errors, mounts, dms = concurrency(s, vg, CONCURRENCY)
             ops = ", ".join(f"{op} {ms:.0f}" for op, ms in p95.items())
             print(f"| {s.name} | {wall:.1f} | {ops} | {len(errors)} | {len(mounts)} | {len(dms)} |", flush=True)
             for error in errors[:3]:
                 print(f"  error: {error}")
+            if errors or mounts or dms:
+                failed.append(f"{s.name}: {len(errors)} errors, {len(mounts)} leaked mounts, {len(dms)} leaked DM devices")
+        if failed:
+            raise SystemExit("bench.py: concurrency section failed: " + "; ".join(failed))
     finally:
         for line in reversed(open("/proc/self/mountinfo").read().splitlines()):
             point = line.split()[4]
@@ -342,7 +391,9 @@ def guest(driver, hello, baseline):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "host":
+    if len(sys.argv) == 4 and sys.argv[1] == "host":
         host(sys.argv[2], sys.argv[3])
-    else:
+    elif len(sys.argv) == 5 and sys.argv[1] == "guest":
         guest(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        raise SystemExit(__doc__)
