@@ -94,7 +94,8 @@ func log(_ reply: Reply, _ detail: String, side: String = "controller") {
     driverLog.record(
         reply.status == .failure ? "error" : "info", "reply",
         [("op", call.operation), ("side", side), ("status", reply.status.rawValue), ("detail", detail)]
-            + (reply.message.map { [("message", $0)] } ?? []) + (reply.device.map { [("device", $0)] } ?? []))
+            + call.logFields + (reply.message.map { [("message", $0)] } ?? [])
+            + (reply.device.map { [("device", $0)] } ?? []))
 }
 
 do {
